@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Packet path: XDP or TC on ingress, TC on egress. Per TCP flow: packets
+ * and bytes each way, flags, and passive RTT from TCP timestamps (the ePPing
+ * method), rolled into a histogram in the flow's map value. Every program
+ * returns pass; nothing is dropped or written.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "tcpulse.h"
+#include "parse.h"
+#include "hist.h"
+
+/* tcx "next" is TC_ACT_UNSPEC: let the rest of the chain and the stack run. */
+#define TCX_NEXT TC_ACT_UNSPEC
+
+const volatile struct tcpulse_cfg cfg = {
+	.rtt_rate_limit_ns = 0,
+	.ts_timeout_ns = 10ULL * 1000 * 1000 * 1000,
+	.min_rtt_window_ns = 10ULL * 1000 * 1000 * 1000,
+	.emit_events = 1,
+};
+
+/*
+ * One entry per flow and interface. The agent sets max_entries before load
+ * from its configuration (16384 by default: ~16 MiB of values at 1000
+ * bytes each); LRU so that a full table evicts the coldest flow instead of
+ * refusing new ones.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct flow_key);
+	__type(value, struct flow_stats);
+} flows SEC(".maps");
+
+/* A zeroed flow_stats: too large for the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flow_stats);
+} flow_zero SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Flow open/close events: a few per connection, never per packet. 256 KiB
+ * holds ~4600 events, several seconds of a connection storm between polls. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1; /* per-CPU slot: no atomic needed */
+}
+
+static __always_inline void emit_event(const struct flow_key *key, __u64 now, __u32 type, __u32 flags)
+{
+	struct flow_event *ev;
+
+	if (!cfg.emit_events)
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_inc(STAT_EVENTS_LOST);
+		return;
+	}
+	__builtin_memcpy(&ev->key, key, sizeof(*key));
+	ev->ts_ns = now;
+	ev->type = type;
+	ev->flags = flags;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline struct flow_stats *flow_get(const struct flow_key *key, __u64 now)
+{
+	struct flow_stats *f = bpf_map_lookup_elem(&flows, key);
+	__u32 zero = 0;
+	long err;
+
+	if (f)
+		return f;
+	f = bpf_map_lookup_elem(&flow_zero, &zero);
+	if (!f)
+		return NULL;
+	f->first_ns = now;
+	err = bpf_map_update_elem(&flows, key, f, BPF_NOEXIST);
+	f->first_ns = 0; /* keep the template zeroed */
+	if (err == 0) {
+		stat_inc(STAT_FLOW_CREATED);
+		emit_event(key, now, FLOW_EV_OPENED, 0);
+	} else if (err != -17 /* EEXIST: another CPU won the race */) {
+		stat_inc(STAT_FLOW_CREATE_ERR);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&flows, key);
+}
+
+static __always_inline void rtt_record(struct rtt_stats *r, __u64 rtt_ns, __u64 now)
+{
+	__u32 b = hist_bucket(rtt_ns / 1000);
+	__u32 epoch = now / cfg.min_rtt_window_ns;
+
+	__sync_fetch_and_add(&r->count, 1);
+	__sync_fetch_and_add(&r->sum_ns, rtt_ns);
+	barrier_var(b); /* keep the bound check: the verifier cannot see hist_bucket's */
+	if (b < HIST_BUCKETS)
+		__sync_fetch_and_add(&r->hist[b], 1);
+	/* Minima race benignly: two CPUs writing a sample each within the same
+	 * nanoseconds may keep the larger one; the next sample corrects it. */
+	if (r->min_ns == 0 || rtt_ns < r->min_ns)
+		r->min_ns = rtt_ns;
+	if (r->win_epoch != epoch) {
+		r->prev_min_ns = r->win_epoch + 1 == epoch ? r->win_min_ns : 0;
+		r->win_min_ns = rtt_ns;
+		r->win_epoch = epoch;
+	} else if (rtt_ns < r->win_min_ns) {
+		r->win_min_ns = rtt_ns;
+	}
+}
+
+/*
+ * The first packet carrying a new TSval (with payload, SYN or FIN: pure
+ * ACKs are not acknowledged, so their echo can come arbitrarily late) is
+ * timestamped; the first packet the other way whose TSecr equals it gives a
+ * sample. One timestamp is pending per side at a time.
+ */
+static __always_inline void rtt_take(struct ts_state *st, const struct pkt *p, __u64 now)
+{
+	if (p->tsval == st->last_tsval && st->pending_ns)
+		return;
+	st->last_tsval = p->tsval;
+	if (!p->payload && !(p->tcp_flags & (TH_SYN | TH_FIN)))
+		return;
+	if (st->pending_ns) {
+		if (now - st->pending_ns < cfg.ts_timeout_ns)
+			return;
+		stat_inc(STAT_TS_EXPIRED);
+	}
+	if (st->last_take_ns && now - st->last_take_ns < cfg.rtt_rate_limit_ns)
+		return;
+	st->pending_tsval = p->tsval;
+	st->last_take_ns = now;
+	st->pending_ns = now;
+	stat_inc(STAT_TS_TAKEN);
+}
+
+static __always_inline void rtt_match(struct ts_state *st, struct rtt_stats *r, const struct pkt *p, __u64 now)
+{
+	__u64 sent = st->pending_ns;
+
+	if (!sent || !(p->tcp_flags & TH_ACK))
+		return;
+	if (p->tsecr == st->pending_tsval) {
+		/* claim the match so that a concurrent echo does not count twice */
+		if (__sync_val_compare_and_swap(&st->pending_ns, sent, 0) != sent)
+			return;
+		stat_inc(STAT_RTT_SAMPLES);
+		rtt_record(r, now - sent, now);
+	} else if ((__s32)(p->tsecr - st->pending_tsval) > 0) {
+		/* the peer echoes a later TSval: ours will never come back */
+		__sync_val_compare_and_swap(&st->pending_ns, sent, 0);
+		stat_inc(STAT_TS_EXPIRED);
+	}
+}
+
+static __always_inline __u32 flags_for(__u8 th, int dir)
+{
+	__u32 f = 0;
+	int eg = dir == DIR_EGRESS;
+
+	if ((th & (TH_SYN | TH_ACK)) == TH_SYN)
+		f |= eg ? FLOW_F_SYN_EGRESS : FLOW_F_SYN_INGRESS;
+	if ((th & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
+		f |= eg ? FLOW_F_SYNACK_EGRESS : FLOW_F_SYNACK_INGRESS;
+	if (th & TH_FIN)
+		f |= eg ? FLOW_F_FIN_EGRESS : FLOW_F_FIN_INGRESS;
+	if (th & TH_RST)
+		f |= eg ? FLOW_F_RST_EGRESS : FLOW_F_RST_INGRESS;
+	return f;
+}
+
+#define FLOW_F_RST (FLOW_F_RST_EGRESS | FLOW_F_RST_INGRESS)
+#define FLOW_F_FIN_BOTH (FLOW_F_FIN_EGRESS | FLOW_F_FIN_INGRESS)
+
+static __always_inline void flow_flags(struct flow_stats *f, const struct flow_key *key, __u8 th, int dir, __u64 now)
+{
+	__u32 add = flags_for(th, dir), old, now_set;
+
+	if (!add || (f->flags & add) == add)
+		return;
+	old = __sync_fetch_and_or(&f->flags, add);
+	now_set = old | add;
+	if ((now_set & FLOW_F_RST) && !(old & FLOW_F_RST))
+		emit_event(key, now, FLOW_EV_CLOSED_RST, now_set);
+	else if ((now_set & FLOW_F_FIN_BOTH) == FLOW_F_FIN_BOTH && (old & FLOW_F_FIN_BOTH) != FLOW_F_FIN_BOTH &&
+		 !(old & FLOW_F_RST))
+		emit_event(key, now, FLOW_EV_CLOSED_FIN, now_set);
+}
+
+/*
+ * segs and bytes describe what this call stands for on the wire: a GSO or
+ * GRO skb is several packets, each repeating the IP and TCP headers.
+ */
+static __always_inline void handle(void *data, void *data_end, __u32 ifindex, int dir, __u32 skb_len, __u32 gso_segs)
+{
+	struct flow_key key = {};
+	struct flow_stats *f;
+	struct pkt p = {};
+	__u64 now, segs, bytes;
+	int r;
+
+	stat_inc(STAT_PACKETS);
+	r = parse_packet(data, data_end, &p);
+	if (r != PARSE_OK) {
+		stat_inc(r == PARSE_NOT_TCP ? STAT_NOT_TCP : r == PARSE_FRAGMENT ? STAT_FRAGMENT : STAT_MALFORMED);
+		return;
+	}
+
+	if (dir == DIR_EGRESS) {
+		__builtin_memcpy(key.saddr, p.saddr, 16);
+		__builtin_memcpy(key.daddr, p.daddr, 16);
+		key.sport = p.sport;
+		key.dport = p.dport;
+	} else {
+		__builtin_memcpy(key.saddr, p.daddr, 16);
+		__builtin_memcpy(key.daddr, p.saddr, 16);
+		key.sport = p.dport;
+		key.dport = p.sport;
+	}
+	key.ifindex = ifindex;
+
+	now = bpf_ktime_get_ns();
+	f = flow_get(&key, now);
+	if (!f)
+		return;
+
+	segs = gso_segs > 1 ? gso_segs : 1;
+	if (skb_len) {
+		/* skb path: the skb length is right also for GSO and BIG TCP */
+		bytes = skb_len > p.l2_len ? skb_len - p.l2_len : 0;
+		bytes += (segs - 1) * p.hdr_len;
+	} else {
+		bytes = p.l3_len;
+	}
+	f->last_ns = now;
+	__sync_fetch_and_add(&f->packets[dir & 1], segs);
+	__sync_fetch_and_add(&f->bytes[dir & 1], bytes);
+	flow_flags(f, &key, p.tcp_flags, dir, now);
+
+	if (p.has_ts) {
+		/* A TSval leaving on egress is echoed by the egress destination. */
+		int take = dir == DIR_EGRESS ? SIDE_DST : SIDE_SRC;
+		int match = dir == DIR_EGRESS ? SIDE_SRC : SIDE_DST;
+
+		rtt_take(&f->ts[take], &p, now);
+		rtt_match(&f->ts[match], &f->rtt[match], &p, now);
+	}
+}
+
+SEC("xdp")
+int tcpulse_xdp_in(struct xdp_md *ctx)
+{
+	handle((void *)(long)ctx->data, (void *)(long)ctx->data_end, ctx->ingress_ifindex, DIR_INGRESS, 0, 1);
+	return XDP_PASS;
+}
+
+SEC("tc")
+int tcpulse_tc_in(struct __sk_buff *skb)
+{
+	handle((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex, DIR_INGRESS, skb->len,
+	       skb->gso_segs);
+	return TCX_NEXT;
+}
+
+SEC("tc")
+int tcpulse_tc_eg(struct __sk_buff *skb)
+{
+	handle((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex, DIR_EGRESS, skb->len,
+	       skb->gso_segs);
+	return TCX_NEXT;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
