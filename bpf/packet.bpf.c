@@ -139,7 +139,9 @@ static __always_inline void rtt_record(struct rtt_stats *r, __u64 rtt_ns, __u64 
  */
 static __always_inline void rtt_take(struct ts_state *st, const struct pkt *p, __u64 now)
 {
-	if (p->tsval == st->last_tsval && st->pending_ns)
+	/* Only the first packet with a TSval is timed: a later one with the same
+	 * TSval could be echoed for its predecessor and read too short. */
+	if (p->tsval == st->last_tsval)
 		return;
 	st->last_tsval = p->tsval;
 	if (!p->payload && !(p->tcp_flags & (TH_SYN | TH_FIN)))

@@ -1,0 +1,282 @@
+/**
+ * The agent's configuration: one documented type, its defaults, the YAML
+ * file and the flags merged over it, and validation that throws ConfigError
+ * with one clear line at start, never later.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { join } from 'node:path';
+import { projectRoot } from './paths.js';
+import { ConfigError } from './errors.js';
+import { LogLevels, type LogLevel } from './log.js';
+
+export interface Config {
+  /** Interface names or globs (`veth*`, `eth[01]`) to attach to. */
+  interfaces: string[];
+  /** Address of /metrics, /healthz and /readyz. */
+  listen: { host: string; port: number };
+  logLevel: LogLevel;
+  /** How often the flow table is read and rolled into series (ms). */
+  intervalMs: number;
+  /** Entries of the kernel flow table (LRU). */
+  flowTableSize: number;
+  /** Series (label sets) before new ones fold into the overflow series. */
+  maxSeries: number;
+  /** Ingress hook: tc (default: keeps GRO/TSO intact) or xdp. */
+  ingressHook: 'tc' | 'xdp';
+  xdpMode: 'auto' | 'native' | 'generic';
+  /** tcx link, clsact filter, or tcx with clsact where tcx is missing. */
+  tcAttach: 'auto' | 'tcx' | 'clsact';
+  rtt: {
+    /** Minimum gap between two timestamps of one flow and side (ms). */
+    rateLimitMs: number;
+    /** A timestamp not echoed within this time is dropped (ms). */
+    timeoutMs: number;
+    /** Length of the min-RTT window; tcpulse_min_rtt_seconds covers one to two windows (ms). */
+    minRttWindowMs: number;
+    /** Also export tcpulse_local_rtt_seconds: interface to the local endpoint and back. */
+    localSide: boolean;
+  };
+  /** A flow without packets for this long leaves the flow table (ms). */
+  flowIdleTimeoutMs: number;
+  /** A closed flow (FIN both ways, or RST) leaves the table after this long idle (ms). */
+  flowClosedTimeoutMs: number;
+  /** A series without flows for this long is no longer exported (ms). */
+  seriesIdleTimeoutMs: number;
+  /** Directory holding the compiled BPF objects. */
+  bpfDir: string;
+}
+
+export const defaults: Config = {
+  interfaces: [],
+  listen: { host: '0.0.0.0', port: 9983 },
+  logLevel: 'info',
+  intervalMs: 5000,
+  flowTableSize: 16384,
+  maxSeries: 2000,
+  ingressHook: 'tc',
+  xdpMode: 'auto',
+  tcAttach: 'auto',
+  rtt: { rateLimitMs: 0, timeoutMs: 10_000, minRttWindowMs: 30_000, localSide: false },
+  flowIdleTimeoutMs: 300_000,
+  flowClosedTimeoutMs: 10_000,
+  seriesIdleTimeoutMs: 600_000,
+  bpfDir: join(projectRoot, 'bpf'),
+};
+
+export const usage = `Usage: tcpulse [options]
+
+Measures every TCP flow on the given interfaces with eBPF (XDP/TC) and
+serves Prometheus metrics.
+
+Options:
+  -i, --interface NAME      interface or glob to attach to (repeatable)
+  -l, --listen HOST:PORT    address for /metrics, /healthz, /readyz [0.0.0.0:9983]
+  -c, --config FILE         YAML config file; flags override it
+      --log-level LEVEL     debug, info, warn, error [info]
+      --interval DURATION   flow table read interval [5s]
+      --flow-table-size N   kernel flow table entries [16384]
+      --max-series N        series budget before the overflow series [2000]
+      --ingress-hook HOOK   tc or xdp [tc]
+      --xdp-mode MODE       auto, native or generic [auto]
+      --tc-attach MODE      auto, tcx or clsact [auto]
+      --rtt-rate-limit D    minimum gap between RTT timestamps per flow [0]
+      --min-rtt-window D    min RTT window [30s]
+  -h, --help                this text
+  -V, --version             the version
+
+Durations: 250ms, 5s, 2m, 1h. Config file keys: see README.md.`;
+
+const durationRe = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseDuration(what: string, v: unknown): number {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v * 1000; // bare numbers are seconds
+  if (v === '0') return 0;
+  const m = typeof v === 'string' ? durationRe.exec(v.trim()) : null;
+  if (!m) throw new ConfigError(`${what}: expected a duration like 250ms, 5s or 2m, got ${JSON.stringify(v)}`);
+  return Number(m[1]) * unitMs[m[2]!]!;
+}
+
+function parseInteger(what: string, v: unknown, min: number, max: number): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${what}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+function parseChoice<T extends string>(what: string, v: unknown, choices: readonly T[]): T {
+  if (typeof v !== 'string' || !choices.includes(v as T)) {
+    throw new ConfigError(`${what}: expected one of ${choices.join(', ')}, got ${JSON.stringify(v)}`);
+  }
+  return v as T;
+}
+
+function parseBool(what: string, v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  throw new ConfigError(`${what}: expected true or false, got ${JSON.stringify(v)}`);
+}
+
+export function parseListen(what: string, v: unknown): { host: string; port: number } {
+  const m = typeof v === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(v.trim()) : null;
+  if (!m) throw new ConfigError(`${what}: expected HOST:PORT, [IPv6]:PORT or :PORT, got ${JSON.stringify(v)}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`${what}: port ${port} is out of range`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+const ifaceRe = /^[A-Za-z0-9_.:@*?[\]!-]{1,15}$/;
+
+function parseInterfaces(what: string, v: unknown): string[] {
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list)) throw new ConfigError(`${what}: expected a list of interface names or globs`);
+  return list.map((x) => {
+    if (typeof x !== 'string' || !ifaceRe.test(x)) {
+      throw new ConfigError(`${what}: ${JSON.stringify(x)} is not an interface name or glob`);
+    }
+    return x;
+  });
+}
+
+type Raw = Record<string, unknown>;
+
+function obj(what: string, v: unknown): Raw {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${what}: expected a mapping`);
+  return v as Raw;
+}
+
+function rejectUnknown(what: string, raw: Raw, known: string[]): void {
+  for (const k of Object.keys(raw)) {
+    if (!known.includes(k)) throw new ConfigError(`${what}: unknown key ${JSON.stringify(k)} (known: ${known.join(', ')})`);
+  }
+}
+
+/** Applies a raw (file or flag) object over base; each key validated. */
+export function applyRaw(base: Config, raw: Raw, where: string): Config {
+  const c: Config = { ...base, listen: { ...base.listen }, rtt: { ...base.rtt } };
+  const at = (k: string) => `${where}${k}`;
+  rejectUnknown(where || 'config', raw, [
+    'interfaces', 'listen', 'logLevel', 'interval', 'flowTableSize', 'maxSeries', 'ingressHook', 'xdpMode',
+    'tcAttach', 'rtt', 'flowIdleTimeout', 'flowClosedTimeout', 'seriesIdleTimeout', 'bpfDir',
+  ]);
+  if (raw.interfaces !== undefined) c.interfaces = parseInterfaces(at('interfaces'), raw.interfaces);
+  if (raw.listen !== undefined) c.listen = parseListen(at('listen'), raw.listen);
+  if (raw.logLevel !== undefined) c.logLevel = parseChoice(at('logLevel'), raw.logLevel, LogLevels);
+  if (raw.interval !== undefined) c.intervalMs = parseDuration(at('interval'), raw.interval);
+  if (raw.flowTableSize !== undefined) c.flowTableSize = parseInteger(at('flowTableSize'), raw.flowTableSize, 64, 4_194_304);
+  if (raw.maxSeries !== undefined) c.maxSeries = parseInteger(at('maxSeries'), raw.maxSeries, 1, 1_000_000);
+  if (raw.ingressHook !== undefined) c.ingressHook = parseChoice(at('ingressHook'), raw.ingressHook, ['tc', 'xdp'] as const);
+  if (raw.xdpMode !== undefined) c.xdpMode = parseChoice(at('xdpMode'), raw.xdpMode, ['auto', 'native', 'generic'] as const);
+  if (raw.tcAttach !== undefined) c.tcAttach = parseChoice(at('tcAttach'), raw.tcAttach, ['auto', 'tcx', 'clsact'] as const);
+  if (raw.flowIdleTimeout !== undefined) c.flowIdleTimeoutMs = parseDuration(at('flowIdleTimeout'), raw.flowIdleTimeout);
+  if (raw.flowClosedTimeout !== undefined) c.flowClosedTimeoutMs = parseDuration(at('flowClosedTimeout'), raw.flowClosedTimeout);
+  if (raw.seriesIdleTimeout !== undefined) c.seriesIdleTimeoutMs = parseDuration(at('seriesIdleTimeout'), raw.seriesIdleTimeout);
+  if (raw.bpfDir !== undefined) {
+    if (typeof raw.bpfDir !== 'string' || !raw.bpfDir) throw new ConfigError(`${at('bpfDir')}: expected a directory`);
+    c.bpfDir = raw.bpfDir;
+  }
+  if (raw.rtt !== undefined) {
+    const r = obj(at('rtt'), raw.rtt);
+    rejectUnknown(at('rtt'), r, ['rateLimit', 'timeout', 'minRttWindow', 'localSide']);
+    if (r.rateLimit !== undefined) c.rtt.rateLimitMs = parseDuration(at('rtt.rateLimit'), r.rateLimit);
+    if (r.timeout !== undefined) c.rtt.timeoutMs = parseDuration(at('rtt.timeout'), r.timeout);
+    if (r.minRttWindow !== undefined) c.rtt.minRttWindowMs = parseDuration(at('rtt.minRttWindow'), r.minRttWindow);
+    if (r.localSide !== undefined) c.rtt.localSide = parseBool(at('rtt.localSide'), r.localSide);
+  }
+  return c;
+}
+
+/** Checks across fields, once everything is merged. */
+export function validate(c: Config): Config {
+  if (c.interfaces.length === 0) throw new ConfigError('no interface given: use --interface NAME (or interfaces: in the config file)');
+  if (c.intervalMs < 100) throw new ConfigError(`interval: at least 100ms, got ${c.intervalMs}ms`);
+  if (c.rtt.minRttWindowMs < 1000) throw new ConfigError(`rtt.minRttWindow: at least 1s, got ${c.rtt.minRttWindowMs}ms`);
+  if (c.rtt.timeoutMs <= 0) throw new ConfigError('rtt.timeout: must be above 0');
+  return c;
+}
+
+export type CliResult = { kind: 'run'; config: Config } | { kind: 'help' } | { kind: 'version' };
+
+/** argv without node and script. Throws ConfigError on any bad input. */
+export function parseCli(argv: string[]): CliResult {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        interface: { type: 'string', short: 'i', multiple: true },
+        listen: { type: 'string', short: 'l' },
+        config: { type: 'string', short: 'c' },
+        'log-level': { type: 'string' },
+        interval: { type: 'string' },
+        'flow-table-size': { type: 'string' },
+        'max-series': { type: 'string' },
+        'ingress-hook': { type: 'string' },
+        'xdp-mode': { type: 'string' },
+        'tc-attach': { type: 'string' },
+        'rtt-rate-limit': { type: 'string' },
+        'min-rtt-window': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message.split('\n')[0]!);
+  }
+  const v = parsed.values;
+  if (v.help) return { kind: 'help' };
+  if (v.version) return { kind: 'version' };
+
+  let config = defaults;
+  if (v.config !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(v.config, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`--config ${v.config}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = YAML.parse(text);
+    } catch (err) {
+      throw new ConfigError(`--config ${v.config}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    config = applyRaw(config, obj(`--config ${v.config}`, doc), `${v.config}: `);
+  }
+
+  const flags: Raw = {};
+  const rtt: Raw = {};
+  if (v.interface) flags.interfaces = v.interface;
+  if (v.listen !== undefined) flags.listen = v.listen;
+  if (v['log-level'] !== undefined) flags.logLevel = v['log-level'];
+  if (v.interval !== undefined) flags.interval = v.interval;
+  if (v['flow-table-size'] !== undefined) flags.flowTableSize = v['flow-table-size'];
+  if (v['max-series'] !== undefined) flags.maxSeries = v['max-series'];
+  if (v['ingress-hook'] !== undefined) flags.ingressHook = v['ingress-hook'];
+  if (v['xdp-mode'] !== undefined) flags.xdpMode = v['xdp-mode'];
+  if (v['tc-attach'] !== undefined) flags.tcAttach = v['tc-attach'];
+  if (v['rtt-rate-limit'] !== undefined) rtt.rateLimit = v['rtt-rate-limit'];
+  if (v['min-rtt-window'] !== undefined) rtt.minRttWindow = v['min-rtt-window'];
+  if (Object.keys(rtt).length) flags.rtt = { ...rtt };
+  // flag errors name the flag, not the config key
+  try {
+    config = applyRaw(config, flags, '');
+  } catch (err) {
+    throw new ConfigError('--' + (err as Error).message.replace(/^(\w+)(?:\.(\w+))?/, (_m, a: string, b?: string) => flagName(b ?? a)));
+  }
+  return { kind: 'run', config: validate(config) };
+}
+
+function flagName(key: string): string {
+  const map: Record<string, string> = {
+    interfaces: 'interface', logLevel: 'log-level', flowTableSize: 'flow-table-size', maxSeries: 'max-series',
+    ingressHook: 'ingress-hook', xdpMode: 'xdp-mode', tcAttach: 'tc-attach', rateLimit: 'rtt-rate-limit',
+    minRttWindow: 'min-rtt-window',
+  };
+  return map[key] ?? key;
+}
