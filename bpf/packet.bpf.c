@@ -102,7 +102,7 @@ static __always_inline struct flow_stats *flow_get(const struct flow_key *key, _
 		stat_inc(STAT_FLOW_CREATED);
 		emit_event(key, now, FLOW_EV_OPENED, 0);
 	} else if (err != -17 /* EEXIST: another CPU won the race */) {
-		stat_inc(STAT_FLOW_CREATE_ERR);
+		stat_inc(STAT_FLOW_CREATE_ERROR);
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&flows, key);

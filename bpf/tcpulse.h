@@ -105,7 +105,7 @@ enum stat {
 	STAT_MALFORMED,       /* truncated or inconsistent headers */
 	STAT_FRAGMENT,        /* non-first IP fragments: no TCP header */
 	STAT_FLOW_CREATED,    /* flow entries this program created */
-	STAT_FLOW_CREATE_ERR, /* flow entry could not be created */
+	STAT_FLOW_CREATE_ERROR,  /* flow entry could not be created */
 	STAT_TS_TAKEN,        /* timestamps taken for matching */
 	STAT_RTT_SAMPLES,     /* echoes matched: RTT samples */
 	STAT_TS_EXPIRED,      /* pending timestamps never echoed (overtaken or timed out) */

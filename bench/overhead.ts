@@ -1,0 +1,319 @@
+/**
+ * Overhead benchmark (prints figures; not a test). Needs root, iperf3, clang, bpftool, iproute2.
+ *
+ *   node --import tsx bench/overhead.ts [--seconds 5] [--rounds 3] [--reverse]
+ *
+ * A veth pair joins the root namespace to a fresh netns holding an iperf3
+ * server; the client runs in the root namespace (--reverse: the server sends).
+ * Each round measures, --seconds each: nothing attached; the agent with TC
+ * ingress + TC egress; the agent with XDP ingress + TC egress; an empty XDP
+ * program (the cost of XDP on a veth itself: NAPI mode, the peer loses TSO).
+ * BPF run time comes from kernel.bpf_stats_enabled (on for the run, restored
+ * after), which itself adds a little cost to every program run. Agent CPU is
+ * read from /proc/PID/stat before iperf3 and after the agent's next rollups, so
+ * the work on the last packets is counted.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: opt } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, reverse: { type: 'boolean', default: false } },
+});
+const seconds = Number(opt.seconds);
+const rounds = Number(opt.rounds);
+if (!(seconds >= 1) || !Number.isInteger(rounds) || rounds < 1) {
+  process.stderr.write('usage: overhead.ts [--seconds N>=1] [--rounds N>=1] [--reverse]\n');
+  process.exit(2);
+}
+const intervalMs = 1000;
+
+const tag = randomBytes(3).toString('hex').slice(0, 5);
+const ns = `tpbench-${process.pid}-${tag}`;
+const veth = `tpb${tag}a`;
+const peer = `tpb${tag}b`;
+
+/** What cleanup() must undo; set as soon as each thing exists. */
+const st: { agent?: ChildProcess; client?: ChildProcess; server?: ChildProcess; ns?: boolean; veth?: boolean; xdp?: boolean; sysctl?: string; tmp?: string } = {};
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+function sh(cmd: string, ...args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')}: ${(e.stderr || e.message).trim()}`);
+  }
+}
+function exited(c: ChildProcess, ms: number): Promise<boolean> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve(true);
+  return new Promise((r) => {
+    const t = setTimeout(() => r(false), ms);
+    c.once('exit', () => (clearTimeout(t), r(true)));
+  });
+}
+async function stop(c: ChildProcess | undefined, ms: number): Promise<void> {
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  c.kill('SIGTERM');
+  if (!(await exited(c, ms))) (c.kill('SIGKILL'), await exited(c, 2000));
+}
+
+// ---- measurements ---------------------------------------------------------
+
+interface ProgStat { id: number; name: string; ns: number; cnt: number }
+function progs(filter: (p: { id: number; name?: string }) => boolean): Map<number, ProgStat> {
+  const all = JSON.parse(sh('bpftool', 'prog', 'show', '-j')) as { id: number; name?: string; run_time_ns?: number; run_cnt?: number }[];
+  return new Map(all.filter(filter).map((p) => [p.id, { id: p.id, name: p.name ?? '?', ns: p.run_time_ns ?? 0, cnt: p.run_cnt ?? 0 }]));
+}
+function progDelta(a: Map<number, ProgStat>, b: Map<number, ProgStat>): ProgStat[] {
+  return [...b.values()].map((p) => ({ ...p, ns: p.ns - (a.get(p.id)?.ns ?? 0), cnt: p.cnt - (a.get(p.id)?.cnt ?? 0) }));
+}
+const clkTck = Number(sh('getconf', 'CLK_TCK').trim());
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' '); // rest[0] is field 3 (state)
+  return Number(rest[14 - 3]) + Number(rest[15 - 3]);
+}
+function rssKiB(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+}
+type Dir = 'ingress' | 'egress';
+async function agentPackets(port: number): Promise<Record<Dir, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const sum = { ingress: 0, egress: 0 };
+  for (const m of text.matchAll(/^tcpulse_packets_total\{([^}]*)\}\s+(\S+)/gm)) {
+    const dir = /direction="(ingress|egress)"/.exec(m[1]!)?.[1] as Dir | undefined;
+    if (dir) sum[dir] += Number(m[2]);
+  }
+  return sum;
+}
+
+async function iperf(addr: string): Promise<number> {
+  const args = ['-c', addr, '-t', String(seconds), '-J', ...(opt.reverse ? ['-R'] : [])];
+  const c = (st.client = spawn('iperf3', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let out = '';
+  c.stdout!.on('data', (d: Buffer) => (out += d));
+  c.stderr!.on('data', (d: Buffer) => (out += d));
+  if (!(await exited(c, (seconds + 30) * 1000))) throw new Error('iperf3 client did not finish');
+  st.client = undefined;
+  let j: { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
+  try {
+    j = JSON.parse(out);
+  } catch {
+    throw new Error(`iperf3 client: ${out.trim().slice(0, 500)}`);
+  }
+  const bps = j.end?.sum_received?.bits_per_second;
+  if (j.error || typeof bps !== 'number') throw new Error(`iperf3 client: ${j.error ?? 'no end.sum_received'}`);
+  return bps / 1e9;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startAgent(extra: readonly string[]): Promise<{ pid: number; port: number }> {
+  const port = await freePort();
+  const args = ['--import', 'tsx', 'src/cli.ts', '--interface', veth, '--listen', `127.0.0.1:${port}`, '--interval', `${intervalMs}ms`, ...extra];
+  const c = (st.agent = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let tail = '';
+  const keep = (d: Buffer) => (tail = (tail + d).slice(-2000));
+  c.stdout!.on('data', keep);
+  c.stderr!.on('data', keep);
+  for (const t0 = Date.now(); Date.now() - t0 < 30_000; await sleep(100)) {
+    if (c.exitCode !== null || c.signalCode !== null) throw new Error(`agent exited (${c.exitCode ?? c.signalCode}):\n${tail}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    if (ok) return { pid: c.pid!, port };
+  }
+  throw new Error(`agent not ready after 30s:\n${tail}`);
+}
+
+// ---- phases ---------------------------------------------------------------
+
+interface Sample { gbps: number; progs: ProgStat[]; pkts?: Record<Dir, number>; cpuS?: number; rssKiB?: number }
+const configs = [
+  { key: 'none', label: 'nothing attached' },
+  { key: 'tc', label: 'agent tc-in + tc-eg', args: [] as string[] },
+  { key: 'xdp', label: 'agent xdp-in + tc-eg', args: ['--ingress-hook', 'xdp'] },
+  { key: 'empty', label: 'empty XDP (xdp_pass)' },
+] as const;
+type Config = (typeof configs)[number];
+
+async function phase(cfg: Config, addr: string, xdpObj: string): Promise<Sample> {
+  if (cfg.key === 'none') return { gbps: await iperf(addr), progs: [] };
+  if (cfg.key === 'empty') {
+    st.xdp = true;
+    sh('ip', 'link', 'set', 'dev', veth, 'xdpdrv', 'obj', xdpObj, 'sec', 'xdp');
+    try {
+      const id = (JSON.parse(sh('ip', '-j', 'link', 'show', 'dev', veth)) as { xdp?: { prog?: { id: number } } }[])[0]?.xdp?.prog?.id;
+      if (id === undefined) throw new Error(`no XDP program on ${veth} after attaching`);
+      const p0 = progs((p) => p.id === id);
+      const gbps = await iperf(addr);
+      return { gbps, progs: progDelta(p0, progs((p) => p.id === id)) };
+    } finally {
+      sh('ip', 'link', 'set', 'dev', veth, 'xdp', 'off');
+      st.xdp = false;
+    }
+  }
+  const before = new Set(progs((p) => !!p.name?.startsWith('tcpulse_')).keys());
+  const mine = (p: { id: number; name?: string }) => !!p.name?.startsWith('tcpulse_') && !before.has(p.id);
+  const agent = await startAgent(cfg.args);
+  try {
+    const p0 = progs(mine);
+    const [m0, c0] = [await agentPackets(agent.port), cpuTicks(agent.pid)];
+    const gbps = await iperf(addr);
+    const p1 = progs(mine);
+    await sleep(2 * intervalMs + 500); // let the agent roll the last packets up
+    const [m1, c1] = [await agentPackets(agent.port), cpuTicks(agent.pid)];
+    return {
+      gbps,
+      progs: progDelta(p0, p1),
+      pkts: { ingress: m1.ingress - m0.ingress, egress: m1.egress - m0.egress },
+      cpuS: (c1 - c0) / clkTck,
+      rssKiB: rssKiB(agent.pid),
+    };
+  } finally {
+    const a = st.agent!;
+    await stop(a, 15_000);
+    st.agent = undefined;
+    if (a.exitCode !== 0) process.stderr.write(`warning: agent exit ${a.exitCode ?? a.signalCode}\n`);
+  }
+}
+
+// ---- setup, cleanup, report -----------------------------------------------
+
+async function setup(): Promise<{ addr: string; xdpObj: string }> {
+  if (process.getuid?.() !== 0) throw new Error('run as root (network namespaces, BPF)');
+  st.tmp = mkdtempSync(join(tmpdir(), 'tpbench-'));
+  const xdpObj = join(st.tmp, 'xdp_pass.bpf.o');
+  sh('clang', '-O2', '-g', '-target', 'bpf', '-c', join(root, 'bench/xdp_pass.bpf.c'), '-o', xdpObj);
+  const used = sh('ip', '-4', '-o', 'addr') + sh('ip', '-4', 'route');
+  let net = '';
+  do net = `10.${randomInt(16, 255)}.${randomInt(0, 256)}`;
+  while (used.includes(`${net}.`));
+  st.sysctl = sh('sysctl', '-n', 'kernel.bpf_stats_enabled').trim();
+  sh('sysctl', '-qw', 'kernel.bpf_stats_enabled=1');
+  sh('ip', 'netns', 'add', ns);
+  st.ns = true;
+  sh('ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', peer, 'netns', ns);
+  st.veth = true;
+  sh('ip', 'addr', 'add', `${net}.1/24`, 'dev', veth);
+  sh('ip', 'link', 'set', veth, 'up');
+  sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
+  sh('ip', '-n', ns, 'addr', 'add', `${net}.2/24`, 'dev', peer);
+  sh('ip', '-n', ns, 'link', 'set', peer, 'up');
+  st.server = spawn('ip', ['netns', 'exec', ns, 'iperf3', '-s', '-B', `${net}.2`, '-p', '5201'], { stdio: 'ignore' });
+  for (let i = 0; !sh('ip', 'netns', 'exec', ns, 'ss', '-Hltn', 'sport = :5201').trim(); i++) {
+    if (i > 50 || st.server.exitCode !== null) throw new Error('iperf3 server did not start');
+    await sleep(100);
+  }
+  return { addr: `${net}.2`, xdpObj };
+}
+
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  const step = async (what: string, f: () => unknown) => {
+    try {
+      await f();
+    } catch (err) {
+      process.stderr.write(`cleanup: ${what}: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  };
+  return (cleaning ??= (async () => {
+    await step('agent', () => stop(st.agent, 15_000));
+    await step('iperf3 client', () => stop(st.client, 2000));
+    await step('iperf3 server', () => stop(st.server, 5000));
+    if (st.xdp) await step('xdp off', () => sh('ip', 'link', 'set', 'dev', veth, 'xdp', 'off'));
+    if (st.veth) await step('veth', () => sh('ip', 'link', 'del', veth));
+    if (st.ns) await step('netns', () => sh('ip', 'netns', 'del', ns));
+    if (st.sysctl !== undefined) await step('sysctl', () => sh('sysctl', '-qw', `kernel.bpf_stats_enabled=${st.sysctl}`));
+    if (st.tmp) await step('tmpdir', () => rmSync(st.tmp!, { recursive: true, force: true }));
+  })());
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    process.stderr.write(`\n${sig}: cleaning up\n`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+
+function report(results: Map<Config['key'], Sample[]>): void {
+  const base = mean(results.get('none')!.map((s) => s.gbps));
+  const rows: string[][] = [['config', 'Gbit/s', '±sd', 'vs none', 'program', 'runs', 'ns/run', 'agent pkts', 'pkts/run', 'ns/pkt', 'CPU s/Mpkt', 'RSS MiB']];
+  for (const cfg of configs) {
+    const ss = results.get(cfg.key)!;
+    const g = ss.map((s) => s.gbps);
+    const agent = ss[0]!.pkts !== undefined;
+    const pk = { ingress: 0, egress: 0 };
+    for (const s of ss) if (s.pkts) (pk.ingress += s.pkts.ingress, pk.egress += s.pkts.egress);
+    const cpu = ss.reduce((a, s) => a + (s.cpuS ?? 0), 0);
+    const head = [cfg.label, mean(g).toFixed(2), sd(g).toFixed(2), (mean(g) / base).toFixed(3)];
+    const tailCols = agent
+      ? [(cpu / ((pk.ingress + pk.egress) / 1e6)).toPrecision(3), (mean(ss.map((s) => s.rssKiB!)) / 1024).toFixed(1)]
+      : ['-', '-'];
+    const byName = new Map<string, { ns: number; cnt: number }>();
+    for (const p of ss.flatMap((s) => s.progs)) {
+      const t = byName.get(p.name) ?? { ns: 0, cnt: 0 };
+      byName.set(p.name, { ns: t.ns + p.ns, cnt: t.cnt + p.cnt });
+    }
+    if (byName.size === 0) rows.push([...head, '-', '-', '-', '-', '-', '-', ...tailCols]);
+    [...byName].sort().forEach(([name, t], i) => {
+      const n = agent ? pk[/_in$/.test(name) ? 'ingress' : 'egress'] : NaN;
+      const perRun = t.cnt ? t.ns / t.cnt : NaN;
+      rows.push([
+        ...(i === 0 ? head : ['', '', '', '']),
+        name, String(t.cnt), perRun.toFixed(1),
+        agent ? String(n) : '-', agent ? (n / t.cnt).toFixed(2) : '-', agent ? (t.ns / n).toFixed(1) : '-',
+        ...(i === 0 ? tailCols : ['', '']),
+      ]);
+    });
+  }
+  const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const left = new Set([0, 4]);
+  for (const r of rows) console.log(r.map((v, c) => (left.has(c) ? v.padEnd(w[c]!) : v.padStart(w[c]!))).join('  ').trimEnd());
+  console.log(
+    `runs, agent pkts: totals over ${rounds} round(s). ns/run: bpf_stats run_time_ns/run_cnt (one run may be a GSO/GRO\n` +
+      `super-packet); agent pkts: tcpulse_packets_total delta of the program's direction (per segment); ns/pkt = time/pkts.\n` +
+      `CPU s/Mpkt: agent utime+stime / all agent packets; RSS: VmRSS at the end of the phase, mean over rounds.`,
+  );
+}
+
+async function main(): Promise<void> {
+  const cpuModel = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? '?';
+  console.log(
+    `tcpulse overhead | kernel ${sh('uname', '-r').trim()} | ${cpuModel} x${cpus().length} | ${seconds}s x ${rounds} round(s) | ` +
+      `iperf3 ${opt.reverse ? 'netns -> root (-R)' : 'root -> netns'} over veth ${veth} | ns ${ns} | node ${process.version}`,
+  );
+  const { addr, xdpObj } = await setup();
+  const results = new Map<Config['key'], Sample[]>(configs.map((c) => [c.key, []]));
+  for (let r = 1; r <= rounds; r++) {
+    for (const cfg of configs) {
+      const s = await phase(cfg, addr, xdpObj);
+      results.get(cfg.key)!.push(s);
+      process.stderr.write(`round ${r}/${rounds} ${cfg.label}: ${s.gbps.toFixed(2)} Gbit/s\n`);
+    }
+  }
+  console.log('');
+  report(results);
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`overhead: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanup());

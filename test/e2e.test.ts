@@ -1,0 +1,186 @@
+/**
+ * End to end, all real: two network namespaces joined by a veth pair, the
+ * agent attached in namespace A, real TCP between A and B, real scrapes of
+ * /metrics compared with the kernel's own socket counters (ss -ti).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { AgentProc } from './helpers/agent.js';
+import { run, sleep, start } from './helpers/exec.js';
+import { Lab } from './helpers/netns.js';
+import { one, pick, type Sample } from './helpers/prom.js';
+import { ssPeerPort } from './helpers/ss.js';
+import { sendBytes, startSink } from './helpers/tcp.js';
+import { projectRoot } from '../src/paths.js';
+
+const INTERVAL_MS = 300;
+
+/** tcpulse_* programs loaded right now, by id. */
+async function ourProgIds(): Promise<Set<number>> {
+  const r = await run('bpftool', ['prog', 'show', '-j']);
+  return new Set((JSON.parse(r.stdout) as { id: number; name?: string }[]).filter((p) => p.name?.startsWith('tcpulse_')).map((p) => p.id));
+}
+
+async function nothingAttached(lab: Lab, ns: string, dev: string, progIds: Set<number>): Promise<void> {
+  const net = await lab.exec(ns, 'bpftool', ['net', 'show', 'dev', dev, '-j']);
+  const entries = JSON.parse(net.stdout) as Record<string, unknown[]>[];
+  for (const e of entries) for (const [hook, list] of Object.entries(e)) assert.deepEqual(list, [], `${hook} on ${dev}`);
+  const tc = await lab.exec(ns, 'tc', ['filter', 'show', 'dev', dev, 'ingress']);
+  assert.equal(tc.stdout.trim(), '', 'no clsact ingress filter');
+  const tcEg = await lab.exec(ns, 'tc', ['filter', 'show', 'dev', dev, 'egress']);
+  assert.equal(tcEg.stdout.trim(), '', 'no clsact egress filter');
+  const link = await lab.exec(ns, 'ip', ['-d', 'link', 'show', dev]);
+  assert.doesNotMatch(link.stdout, /prog\/xdp/, 'no XDP program');
+  // the programs the agent loaded are gone (a link would keep them alive)
+  for (let i = 0; i < 50; i++) {
+    const left = [...(await ourProgIds())].filter((id) => progIds.has(id));
+    if (left.length === 0) return;
+    await sleep(100);
+  }
+  assert.fail('tcpulse programs still loaded after the agent stopped');
+}
+
+function series(samples: Sample[], name: string, serverPort: number, extra: Record<string, string> = {}): Sample[] {
+  return pick(samples, name, { server_port: String(serverPort), ...extra });
+}
+
+for (const hook of ['tc', 'xdp'] as const) {
+  describe(`agent with ${hook} ingress on a veth pair`, () => {
+    let lab: Lab;
+    let agent: AgentProc;
+    let progIds: Set<number>;
+    const cleanups: (() => Promise<unknown>)[] = [];
+
+    before(async () => {
+      lab = await Lab.create('e2e');
+      const before = await ourProgIds();
+      agent = await AgentProc.start(lab, lab.nsA, ['--interface', lab.vethA, '--interval', `${INTERVAL_MS}ms`, '--ingress-hook', hook, '--log-level', 'debug']);
+      progIds = new Set([...(await ourProgIds())].filter((id) => !before.has(id)));
+    });
+
+    after(async () => {
+      for (const c of cleanups.reverse()) await c().catch(() => {});
+      await agent?.stop('SIGKILL');
+      await lab?.destroy();
+    });
+
+    it('measures RTT that agrees with the kernel min RTT of the connection (iperf3)', async () => {
+      const [scmd, sargs] = lab.argv(lab.nsB, 'iperf3', ['-s', '-p', '5201']);
+      const server = start(scmd, sargs);
+      cleanups.push(() => server.stop('SIGKILL'));
+      await sleep(300);
+      const [ccmd, cargs] = lab.argv(lab.nsA, 'iperf3', ['-c', lab.ipB, '-p', '5201', '-t', '3', '-J']);
+      const client = start(ccmd, cargs);
+      await sleep(2500);
+      const socks = await ssPeerPort(lab, lab.nsA, 5201);
+      assert.ok(socks.length >= 1, 'iperf3 connections visible in ss');
+      const kernelMin = Math.min(...socks.map((s) => s.minRttMs! / 1000));
+      assert.equal(await client.exited, 0, client.stderr());
+      await sleep(INTERVAL_MS * 3);
+
+      const m = await agent.scrape();
+      const count = one(m, 'tcpulse_rtt_seconds_count', { server_port: '5201' });
+      assert.ok(count > 100, `RTT samples: ${count}`);
+      const minRtt = one(m, 'tcpulse_min_rtt_seconds', { server_port: '5201', local_address: lab.ipA, peer_address: lab.ipB });
+      const diff = Math.abs(minRtt - kernelMin);
+      assert.ok(diff <= Math.max(0.1 * kernelMin, 50e-6), `min RTT ${minRtt}s vs kernel minrtt ${kernelMin}s`);
+      // the histogram is consistent: cumulative buckets end at the count
+      const buckets = series(m, 'tcpulse_rtt_seconds_bucket', 5201);
+      assert.equal(buckets.at(-1)!.labels.le, '+Inf');
+      assert.equal(buckets.at(-1)!.value, count);
+      for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i]!.value >= buckets[i - 1]!.value);
+      const firstNonEmpty = buckets.find((b) => b.value > 0)!;
+      assert.ok(Number(firstNonEmpty.labels.le) >= minRtt, 'the min lies at or below the first non-empty bucket bound');
+      const received = JSON.parse(client.stdout()).end.sum_received.bytes as number;
+      assert.ok(one(m, 'tcpulse_bytes_total', { server_port: '5201', direction: 'egress' }) > received, 'L3 bytes exceed payload');
+    });
+
+    it('counts packets and bytes exactly as the kernel sent and received them', async () => {
+      const port = 5301;
+      const n = 3_000_000;
+      const sink = await startSink(lab, lab.nsB, port);
+      cleanups.push(() => sink.stop('SIGKILL'));
+      const sender = await sendBytes(lab, lab.nsA, lab.ipB, port, n);
+      cleanups.push(() => sender.stop('SIGKILL'));
+      // let the last ACKs land, then compare a quiet connection
+      let sock;
+      for (let i = 0; i < 50; i++) {
+        await sleep(100);
+        [sock] = await ssPeerPort(lab, lab.nsA, port);
+        if (sock && sock.bytesAcked >= n + 1) break;
+      }
+      assert.ok(sock, 'connection in ss');
+      assert.equal(sock.bytesSent, n);
+      assert.equal(sock.retrans, 0);
+      await sleep(INTERVAL_MS * 3);
+      const m = await agent.scrape();
+      const labels = { server_port: String(port), local_address: lab.ipA, peer_address: lab.ipB };
+      assert.equal(one(m, 'tcpulse_packets_total', { ...labels, direction: 'egress' }), sock.segsOut, 'egress packets = segs_out');
+      assert.equal(one(m, 'tcpulse_packets_total', { ...labels, direction: 'ingress' }), sock.segsIn, 'ingress packets = segs_in');
+      // L3 bytes: payload + 20 IPv4 + 32 TCP (timestamps) per packet, + 8 more option bytes on SYN / SYN-ACK
+      assert.equal(one(m, 'tcpulse_bytes_total', { ...labels, direction: 'egress' }), sock.bytesSent + 52 * sock.segsOut + 8);
+      assert.equal(one(m, 'tcpulse_bytes_total', { ...labels, direction: 'ingress' }), sock.bytesReceived + 52 * sock.segsIn + 8);
+      assert.equal(one(m, 'tcpulse_flows_active', labels), 1);
+    });
+
+    it('reports itself: probes, links, flow table, no overflow', async () => {
+      const m = await agent.scrape();
+      assert.equal(one(m, 'tcpulse_probe_available', { probe: `packet_ingress_${hook}` }), 1);
+      assert.equal(one(m, 'tcpulse_probe_available', { probe: 'packet_egress_tc' }), 1);
+      assert.equal(pick(m, 'tcpulse_interface_attached', { interface: lab.vethA }).length, 2);
+      assert.equal(one(m, 'tcpulse_series_overflow_total'), 0);
+      assert.equal(one(m, 'tcpulse_flow_table_evictions_total'), 0);
+      assert.ok(one(m, 'tcpulse_flow_table_entries') >= 3);
+      assert.equal(one(m, 'tcpulse_flow_table_memory_bytes'), one(m, 'tcpulse_flow_table_capacity') * 1040);
+      assert.ok(one(m, 'tcpulse_flow_events_total', { event: 'opened' }) >= 3);
+      assert.equal(await agent.fetch('/healthz'), 'ok\n');
+    });
+
+    it('detaches everything on SIGTERM', async () => {
+      assert.ok(progIds.size >= 2, `agent programs found: ${[...progIds]}`);
+      const code = await agent.stop('SIGTERM');
+      assert.equal(code, 0, agent.proc.stderr());
+      await nothingAttached(lab, lab.nsA, lab.vethA, progIds);
+      assert.match(agent.proc.stderr(), /"msg":"detached"/);
+    });
+  });
+}
+
+describe('clsact fallback', () => {
+  it('attaches by clsact filter and removes its filters on stop', async () => {
+    const lab = await Lab.create('cls');
+    try {
+      const before = await ourProgIds();
+      const agent = await AgentProc.start(lab, lab.nsA, ['--interface', lab.vethA, '--tc-attach', 'clsact']);
+      try {
+        const progIds = new Set([...(await ourProgIds())].filter((id) => !before.has(id)));
+        const f = await lab.exec(lab.nsA, 'tc', ['filter', 'show', 'dev', lab.vethA, 'egress']);
+        assert.match(f.stdout, /tcpulse_tc_eg/);
+        const m = await agent.scrape();
+        assert.equal(one(m, 'tcpulse_probe_available', { probe: 'clsact' }), 1);
+        assert.equal(await agent.stop(), 0);
+        await nothingAttached(lab, lab.nsA, lab.vethA, progIds);
+      } finally {
+        await agent.stop('SIGKILL');
+      }
+    } finally {
+      await lab.destroy();
+    }
+  });
+});
+
+describe('bad input', () => {
+  it('exits 2 with one line and attaches nothing', async () => {
+    const cli = join(projectRoot, 'src/cli.ts');
+    const before = await ourProgIds();
+    for (const args of [['--interface', 'tcpulse-nope0'], ['--interface', 'lo', '--listen', 'x'], ['--bogus']]) {
+      const r = await run(process.execPath, ['--import', 'tsx', cli, ...args], { allowFail: true });
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /^tcpulse: /);
+    }
+    const after = await ourProgIds();
+    assert.deepEqual([...after].filter((id) => !before.has(id)), []);
+  });
+});

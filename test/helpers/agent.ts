@@ -1,0 +1,45 @@
+/** Runs the real agent (src/cli.ts through tsx) inside a namespace and scrapes it there. */
+import { projectRoot } from '../../src/paths.js';
+import { join } from 'node:path';
+import { sleep, start, type Running } from './exec.js';
+import type { Lab } from './netns.js';
+import { parseProm, type Sample } from './prom.js';
+
+export const AGENT_PORT = 9983;
+
+export class AgentProc {
+  private constructor(
+    readonly lab: Lab,
+    readonly ns: string,
+    readonly proc: Running,
+  ) {}
+
+  static async start(lab: Lab, ns: string, args: string[]): Promise<AgentProc> {
+    const [cmd, argv] = lab.argv(ns, process.execPath, [
+      '--import', 'tsx', join(projectRoot, 'src/cli.ts'), '--listen', `127.0.0.1:${AGENT_PORT}`, ...args,
+    ]);
+    const a = new AgentProc(lab, ns, start(cmd, argv));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (a.proc.proc.exitCode !== null) throw new Error(`agent exited ${a.proc.proc.exitCode}: ${a.proc.stderr()}`);
+      const r = await lab.exec(ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${AGENT_PORT}/readyz`], { allowFail: true });
+      if (r.stdout === '200') return a;
+      await sleep(100);
+    }
+    await a.proc.stop('SIGKILL');
+    throw new Error(`agent not ready: ${a.proc.stderr()}`);
+  }
+
+  async fetch(path: string): Promise<string> {
+    const r = await this.lab.exec(this.ns, 'curl', ['-sf', `http://127.0.0.1:${AGENT_PORT}${path}`]);
+    return r.stdout;
+  }
+
+  async scrape(): Promise<Sample[]> {
+    return parseProm(await this.fetch('/metrics'));
+  }
+
+  stop(signal: NodeJS.Signals = 'SIGTERM') {
+    return this.proc.stop(signal);
+  }
+}
