@@ -15,7 +15,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -79,6 +79,17 @@ function cpuTicks(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' '); // rest[0] is field 3 (state)
   return Number(rest[14 - 3]) + Number(rest[15 - 3]);
+}
+/** Ids of the BPF programs pid holds (program and link fds), from /proc/PID/fdinfo. */
+function heldProgIds(pid: number): Set<number> {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.add(Number(m[1]));
+    } catch {} // fd closed meanwhile
+  }
+  return ids;
 }
 function rssKiB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
@@ -150,8 +161,18 @@ const configs = [
 ] as const;
 type Config = (typeof configs)[number];
 
+/** Another tcpulse (a test run) loaded meanwhile competes for the CPUs: say so. */
+function warnForeign(label: string, held: Set<number>): void {
+  const n = progs((p) => !!p.name?.startsWith('tcpulse_') && !held.has(p.id)).size;
+  if (n) process.stderr.write(`warning: ${label}: ${n} tcpulse program(s) of another process loaded; figures may be disturbed\n`);
+}
+
 async function phase(cfg: Config, addr: string, xdpObj: string): Promise<Sample> {
-  if (cfg.key === 'none') return { gbps: await iperf(addr), progs: [] };
+  if (cfg.key === 'none') {
+    const gbps = await iperf(addr);
+    warnForeign(cfg.label, new Set());
+    return { gbps, progs: [] };
+  }
   if (cfg.key === 'empty') {
     st.xdp = true;
     sh('ip', 'link', 'set', 'dev', veth, 'xdpdrv', 'obj', xdpObj, 'sec', 'xdp');
@@ -160,20 +181,24 @@ async function phase(cfg: Config, addr: string, xdpObj: string): Promise<Sample>
       if (id === undefined) throw new Error(`no XDP program on ${veth} after attaching`);
       const p0 = progs((p) => p.id === id);
       const gbps = await iperf(addr);
+      warnForeign(cfg.label, new Set());
       return { gbps, progs: progDelta(p0, progs((p) => p.id === id)) };
     } finally {
       sh('ip', 'link', 'set', 'dev', veth, 'xdp', 'off');
       st.xdp = false;
     }
   }
-  const before = new Set(progs((p) => !!p.name?.startsWith('tcpulse_')).keys());
-  const mine = (p: { id: number; name?: string }) => !!p.name?.startsWith('tcpulse_') && !before.has(p.id);
   const agent = await startAgent(cfg.args);
   try {
+    // Only this agent's programs: another tcpulse (a test run) may load its own meanwhile.
+    const held = heldProgIds(agent.pid);
+    const mine = (p: { id: number; name?: string }) => held.has(p.id) && !!p.name?.startsWith('tcpulse_');
     const p0 = progs(mine);
+    if (p0.size === 0) throw new Error(`agent ${agent.pid} holds no tcpulse_ programs`);
     const [m0, c0] = [await agentPackets(agent.port), cpuTicks(agent.pid)];
     const gbps = await iperf(addr);
     const p1 = progs(mine);
+    warnForeign(cfg.label, held);
     await sleep(2 * intervalMs + 500); // let the agent roll the last packets up
     const [m1, c1] = [await agentPackets(agent.port), cpuTicks(agent.pid)];
     return {

@@ -76,6 +76,13 @@ export class TestBpf {
 
   /** Opens and loads a fresh object; closed when the test ends. */
   static open(t: TestContext, cfg: Partial<CfgValue> = {}): TestBpf {
+    const b = TestBpf.load(cfg);
+    t.after(() => b.close());
+    return b;
+  }
+
+  /** Opens and loads a fresh object; the caller closes it. */
+  static load(cfg: Partial<CfgValue> = {}): TestBpf {
     const obj = BpfObject.open(OBJ_PATH);
     try {
       obj.setRodata(encodeCfg({ ...DEFAULT_CFG, ...cfg }));
@@ -86,9 +93,7 @@ export class TestBpf {
       obj.close();
       throw err;
     }
-    const b = new TestBpf(obj);
-    t.after(() => b.close());
-    return b;
+    return new TestBpf(obj);
   }
 
   fd(prog: ProgName): number {
