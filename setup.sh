@@ -15,7 +15,7 @@ fi
 # Debian packages: command -> package
 declare -A need=(
   [clang]=clang [llc]=llvm [bpftool]=bpftool [ip]=iproute2 [tc]=iproute2 [ss]=iproute2
-  [iperf3]=iperf3 [curl]=curl [make]=make [git]=git
+  [iperf3]=iperf3 [curl]=curl [make]=make [git]=git [promtool]=prometheus
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done

@@ -28,8 +28,8 @@ const { values: opt } = parseArgs({
 });
 const seconds = Number(opt.seconds);
 const rounds = Number(opt.rounds);
-if (!(seconds >= 1) || !Number.isInteger(rounds) || rounds < 1) {
-  process.stderr.write('usage: overhead.ts [--seconds N>=1] [--rounds N>=1] [--reverse]\n');
+if (!Number.isInteger(seconds) || seconds < 1 || !Number.isInteger(rounds) || rounds < 1) {
+  process.stderr.write('usage: overhead.ts [--seconds N>=1] [--rounds N>=1] [--reverse] (whole numbers)\n');
   process.exit(2);
 }
 const intervalMs = 1000;
@@ -274,6 +274,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const fix = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 
 function report(results: Map<Config['key'], Sample[]>): void {
@@ -288,7 +289,7 @@ function report(results: Map<Config['key'], Sample[]>): void {
     const cpu = ss.reduce((a, s) => a + (s.cpuS ?? 0), 0);
     const head = [cfg.label, mean(g).toFixed(2), sd(g).toFixed(2), (mean(g) / base).toFixed(3)];
     const tailCols = agent
-      ? [(cpu / ((pk.ingress + pk.egress) / 1e6)).toPrecision(3), (mean(ss.map((s) => s.rssKiB!)) / 1024).toFixed(1)]
+      ? [fix(cpu / ((pk.ingress + pk.egress) / 1e6), 4), fix(mean(ss.map((s) => s.rssKiB!)) / 1024, 1)]
       : ['-', '-'];
     const byName = new Map<string, { ns: number; cnt: number }>();
     for (const p of ss.flatMap((s) => s.progs)) {
@@ -298,11 +299,10 @@ function report(results: Map<Config['key'], Sample[]>): void {
     if (byName.size === 0) rows.push([...head, '-', '-', '-', '-', '-', '-', ...tailCols]);
     [...byName].sort().forEach(([name, t], i) => {
       const n = agent ? pk[/_in$/.test(name) ? 'ingress' : 'egress'] : NaN;
-      const perRun = t.cnt ? t.ns / t.cnt : NaN;
       rows.push([
         ...(i === 0 ? head : ['', '', '', '']),
-        name, String(t.cnt), perRun.toFixed(1),
-        agent ? String(n) : '-', agent ? (n / t.cnt).toFixed(2) : '-', agent ? (t.ns / n).toFixed(1) : '-',
+        name, String(t.cnt), fix(t.ns / t.cnt, 1),
+        agent ? String(n) : '-', fix(n / t.cnt, 2), fix(t.ns / n, 1),
         ...(i === 0 ? tailCols : ['', '']),
       ]);
     });

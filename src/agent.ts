@@ -72,7 +72,7 @@ export class Agent {
       closedNs: config.flowClosedTimeoutMs * 1e6,
       minRttWindowNs: config.rtt.minRttWindowMs * 1e6,
     });
-    this.prom = new PrometheusExporter({ localRtt: config.rtt.localSide, version });
+    this.prom = new PrometheusExporter({ localRtt: config.rtt.localSide, buckets: config.rtt.buckets, version });
   }
 
   static async start(config: Config, log: Logger): Promise<Agent> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { projectRoot } from './paths.js';
 import { ConfigError } from './errors.js';
 import { LogLevels, type LogLevel } from './log.js';
+import type { BucketResolution } from './export/prometheus.js';
 
 export interface Config {
   /** Interface names or globs (`veth*`, `eth[01]`) to attach to. */
@@ -37,6 +38,8 @@ export interface Config {
     minRttWindowMs: number;
     /** Also export tcpulse_local_rtt_seconds: interface to the local endpoint and back. */
     localSide: boolean;
+    /** Exported `le` bounds: every kernel bound (4 per power of two), 2, or 1 per power of two. */
+    buckets: BucketResolution;
   };
   /** A flow without packets for this long leaves the flow table (ms). */
   flowIdleTimeoutMs: number;
@@ -58,7 +61,7 @@ export const defaults: Config = {
   ingressHook: 'tc',
   xdpMode: 'auto',
   tcAttach: 'auto',
-  rtt: { rateLimitMs: 0, timeoutMs: 10_000, minRttWindowMs: 30_000, localSide: false },
+  rtt: { rateLimitMs: 0, timeoutMs: 10_000, minRttWindowMs: 30_000, localSide: false, buckets: 'medium' },
   flowIdleTimeoutMs: 300_000,
   flowClosedTimeoutMs: 10_000,
   seriesIdleTimeoutMs: 600_000,
@@ -83,6 +86,7 @@ Options:
       --tc-attach MODE      auto, tcx or clsact [auto]
       --rtt-rate-limit D    minimum gap between RTT timestamps per flow [0]
       --min-rtt-window D    min RTT window [30s]
+      --rtt-buckets RES     exported RTT buckets: fine, medium, coarse [medium]
   -h, --help                this text
   -V, --version             the version
 
@@ -180,7 +184,8 @@ export function applyRaw(base: Config, raw: Raw, where: string): Config {
   }
   if (raw.rtt !== undefined) {
     const r = obj(at('rtt'), raw.rtt);
-    rejectUnknown(at('rtt'), r, ['rateLimit', 'timeout', 'minRttWindow', 'localSide']);
+    rejectUnknown(at('rtt'), r, ['rateLimit', 'timeout', 'minRttWindow', 'localSide', 'buckets']);
+    if (r.buckets !== undefined) c.rtt.buckets = parseChoice(at('rtt.buckets'), r.buckets, ['fine', 'medium', 'coarse'] as const);
     if (r.rateLimit !== undefined) c.rtt.rateLimitMs = parseDuration(at('rtt.rateLimit'), r.rateLimit);
     if (r.timeout !== undefined) c.rtt.timeoutMs = parseDuration(at('rtt.timeout'), r.timeout);
     if (r.minRttWindow !== undefined) c.rtt.minRttWindowMs = parseDuration(at('rtt.minRttWindow'), r.minRttWindow);
@@ -221,6 +226,7 @@ export function parseCli(argv: string[]): CliResult {
         'tc-attach': { type: 'string' },
         'rtt-rate-limit': { type: 'string' },
         'min-rtt-window': { type: 'string' },
+        'rtt-buckets': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -262,6 +268,7 @@ export function parseCli(argv: string[]): CliResult {
   if (v['tc-attach'] !== undefined) flags.tcAttach = v['tc-attach'];
   if (v['rtt-rate-limit'] !== undefined) rtt.rateLimit = v['rtt-rate-limit'];
   if (v['min-rtt-window'] !== undefined) rtt.minRttWindow = v['min-rtt-window'];
+  if (v['rtt-buckets'] !== undefined) rtt.buckets = v['rtt-buckets'];
   if (Object.keys(rtt).length) flags.rtt = { ...rtt };
   // flag errors name the flag, not the config key
   try {
@@ -276,7 +283,7 @@ function flagName(key: string): string {
   const map: Record<string, string> = {
     interfaces: 'interface', logLevel: 'log-level', flowTableSize: 'flow-table-size', maxSeries: 'max-series',
     ingressHook: 'ingress-hook', xdpMode: 'xdp-mode', tcAttach: 'tc-attach', rateLimit: 'rtt-rate-limit',
-    minRttWindow: 'min-rtt-window',
+    minRttWindow: 'min-rtt-window', buckets: 'rtt-buckets',
   };
   return map[key] ?? key;
 }

@@ -5,16 +5,31 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentProc } from './helpers/agent.js';
 import { run, sleep, start } from './helpers/exec.js';
 import { Lab } from './helpers/netns.js';
-import { one, pick, type Sample } from './helpers/prom.js';
+import { one, parseProm, pick, type Sample } from './helpers/prom.js';
 import { ssPeerPort } from './helpers/ss.js';
 import { sendBytes, startSink } from './helpers/tcp.js';
 import { projectRoot } from '../src/paths.js';
 
 const INTERVAL_MS = 300;
+
+/** BPF programs a process holds, from the fdinfo of its program and link fds. */
+function progIdsOf(pid: number): Set<number> {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.add(Number(m[1]));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return ids;
+}
 
 /** tcpulse_* programs loaded right now, by id. */
 async function ourProgIds(): Promise<Set<number>> {
@@ -54,9 +69,8 @@ for (const hook of ['tc', 'xdp'] as const) {
 
     before(async () => {
       lab = await Lab.create('e2e');
-      const before = await ourProgIds();
       agent = await AgentProc.start(lab, lab.nsA, ['--interface', lab.vethA, '--interval', `${INTERVAL_MS}ms`, '--ingress-hook', hook, '--log-level', 'debug']);
-      progIds = new Set([...(await ourProgIds())].filter((id) => !before.has(id)));
+      progIds = progIdsOf(agent.proc.proc.pid!);
     });
 
     after(async () => {
@@ -124,8 +138,11 @@ for (const hook of ['tc', 'xdp'] as const) {
       assert.equal(one(m, 'tcpulse_flows_active', labels), 1);
     });
 
-    it('reports itself: probes, links, flow table, no overflow', async () => {
-      const m = await agent.scrape();
+    it('reports itself: probes, links, flow table, no overflow; promtool accepts the scrape', async () => {
+      const text = await agent.fetch('/metrics');
+      const lint = await run('bash', ['-c', 'promtool check metrics'], { input: text, allowFail: true });
+      assert.equal(lint.code, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
+      const m = parseProm(text);
       assert.equal(one(m, 'tcpulse_probe_available', { probe: `packet_ingress_${hook}` }), 1);
       assert.equal(one(m, 'tcpulse_probe_available', { probe: 'packet_egress_tc' }), 1);
       assert.equal(pick(m, 'tcpulse_interface_attached', { interface: lab.vethA }).length, 2);
@@ -151,10 +168,9 @@ describe('clsact fallback', () => {
   it('attaches by clsact filter and removes its filters on stop', async () => {
     const lab = await Lab.create('cls');
     try {
-      const before = await ourProgIds();
       const agent = await AgentProc.start(lab, lab.nsA, ['--interface', lab.vethA, '--tc-attach', 'clsact']);
       try {
-        const progIds = new Set([...(await ourProgIds())].filter((id) => !before.has(id)));
+        const progIds = progIdsOf(agent.proc.proc.pid!);
         const f = await lab.exec(lab.nsA, 'tc', ['filter', 'show', 'dev', lab.vethA, 'egress']);
         assert.match(f.stdout, /tcpulse_tc_eg/);
         const m = await agent.scrape();

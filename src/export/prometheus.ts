@@ -1,22 +1,38 @@
 /**
- * Prometheus exposition of snapshots. Flow metrics are rendered straight
- * from the last snapshot by callback metrics: the kernel histograms keep
- * their own bucket bounds, and nothing is observed twice.
+ * Prometheus exposition of snapshots. The flow families (thousands of
+ * series) are written by text.ts straight from the last snapshot, keeping
+ * the kernel's bucket bounds; the agent's own metrics go through a
+ * prom-client registry. Nothing is observed twice.
  */
 import client from 'prom-client';
-import { Side } from '../bpf/layout.js';
-import type { RttCounters } from '../flows/counters.js';
-import { rttBoundsSeconds } from '../flows/histogram.js';
+import { HIST_BUCKETS, Side } from '../bpf/layout.js';
+import { bucketUpperBound } from '../flows/histogram.js';
 import type { SeriesView, Snapshot } from '../snapshot.js';
+import { header, histogram, labelString, sample, type BucketPlan } from './text.js';
 
-type MetricType = 'counter' | 'gauge' | 'histogram';
+/** Which kernel bucket bounds become `le` lines: all, two or one per power of two. */
+export type BucketResolution = 'fine' | 'medium' | 'coarse';
+
+export function bucketPlan(res: BucketResolution): BucketPlan {
+  const indices: number[] = [];
+  for (let i = 0; i < HIST_BUCKETS - 1; i++) {
+    const up = bucketUpperBound(i);
+    const exp = Math.floor(Math.log2(up));
+    const pow2 = 2 ** exp === up;
+    const threeHalves = up % 3 === 0 && 2 ** Math.round(Math.log2(up / 3)) * 3 === up;
+    if (res === 'fine' || pow2 || (res === 'medium' && threeHalves)) indices.push(i);
+  }
+  const le = [...indices.map((i) => `le="${bucketUpperBound(i) / 1e6}"`), 'le="+Inf"'];
+  return { indices, le };
+}
+
+type MetricType = 'counter' | 'gauge';
 interface Value {
   labels: Record<string, string | number>;
   value: number;
-  metricName?: string;
 }
 
-/** A metric whose values come from a function at scrape time. */
+/** A prom-client metric whose values come from a function at scrape time. */
 class CallbackMetric {
   constructor(
     readonly name: string,
@@ -32,22 +48,9 @@ class CallbackMetric {
   reset(): void {}
 }
 
-const leLabels = [...rttBoundsSeconds.map((b) => String(b)), '+Inf'];
-
-function histogramValues(name: string, labels: Record<string, string>, r: RttCounters): Value[] {
-  const out: Value[] = [];
-  let cum = 0;
-  for (let i = 0; i < leLabels.length; i++) {
-    cum += r.hist[i]!;
-    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: leLabels[i]! }, value: cum });
-  }
-  out.push({ metricName: `${name}_sum`, labels, value: r.sumNs / 1e9 });
-  out.push({ metricName: `${name}_count`, labels, value: r.count });
-  return out;
-}
-
 export interface PrometheusOptions {
   localRtt: boolean;
+  buckets: BucketResolution;
   version: string;
 }
 
@@ -55,57 +58,26 @@ export class PrometheusExporter {
   readonly registry = new client.Registry();
   private snap: Snapshot | null = null;
   private readonly scrapeDuration: client.Histogram;
+  private readonly plan: BucketPlan;
 
-  constructor(opts: PrometheusOptions) {
+  constructor(private readonly opts: PrometheusOptions) {
+    this.plan = bucketPlan(opts.buckets);
     const r = this.registry;
-    const series = (): SeriesView[] => this.snap?.series ?? [];
     const add = (name: string, help: string, type: MetricType, collect: () => Value[]) =>
       r.registerMetric(new CallbackMetric(name, help, type, collect) as unknown as client.Metric);
+    const single = (name: string, help: string, type: MetricType, v: (s: Snapshot) => number) =>
+      add(name, help, type, () => [{ labels: {}, value: this.snap ? v(this.snap) : 0 }]);
     const kernel = (k: keyof Snapshot['kernel']) => this.snap?.kernel[k] ?? 0;
 
-    const rttHistogram = (name: string, side: number) =>
-      add(name, side === Side.dst
-        ? 'Passive RTT from TCP timestamps: interface to the peer and back.'
-        : 'Passive RTT from TCP timestamps: interface to the local endpoint and back.', 'histogram', () =>
-        series()
-          .filter((s) => s.total.rtt[side]!.count > 0)
-          .flatMap((s) => histogramValues(name, s.labels, s.total.rtt[side]!)));
-    rttHistogram('tcpulse_rtt_seconds', Side.dst);
-    if (opts.localRtt) rttHistogram('tcpulse_local_rtt_seconds', Side.src);
-
-    add('tcpulse_min_rtt_seconds', 'Lowest passive RTT to the peer over the last one to two min-RTT windows.', 'gauge', () =>
-      series()
-        .filter((s) => Number.isFinite(s.minRttNs[Side.dst]))
-        .map((s) => ({ labels: s.labels, value: s.minRttNs[Side.dst]! / 1e9 })));
-    for (const [name, pick, help] of [
-      ['tcpulse_packets_total', (s: SeriesView) => s.total.packets, 'TCP packets on the wire (GSO/GRO batches counted per segment).'],
-      ['tcpulse_bytes_total', (s: SeriesView) => s.total.bytes, 'TCP bytes on the wire at layer 3 (IP and TCP headers included).'],
-    ] as const) {
-      add(name, help, 'counter', () =>
-        series().flatMap((s) => [
-          { labels: { ...s.labels, direction: 'ingress' }, value: pick(s)[0]! },
-          { labels: { ...s.labels, direction: 'egress' }, value: pick(s)[1]! },
-        ]));
-    }
-    add('tcpulse_flows_active', 'Flows of the series in the kernel flow table.', 'gauge', () =>
-      series().map((s) => ({ labels: s.labels, value: s.flows })));
-
-    add('tcpulse_flow_table_evictions_total', 'Flows evicted by the kernel (LRU, table full) before the agent read their end.', 'counter', () => [
-      { labels: {}, value: this.snap?.evictedTotal ?? 0 },
-    ]);
-    add('tcpulse_series_overflow_total', 'Flows folded into the overflow series because the series budget was spent.', 'counter', () => [
-      { labels: {}, value: this.snap?.overflowTotal ?? 0 },
-    ]);
-    add('tcpulse_series', 'Series exported (overflow series included).', 'gauge', () => [{ labels: {}, value: series().length }]);
-    add('tcpulse_flow_table_entries', 'Entries in the kernel flow table.', 'gauge', () => [
-      { labels: {}, value: this.snap?.flowsInTable ?? 0 },
-    ]);
-    add('tcpulse_flow_table_capacity', 'Maximum entries of the kernel flow table.', 'gauge', () => [
-      { labels: {}, value: this.snap?.flowTableCapacity ?? 0 },
-    ]);
-    add('tcpulse_flow_table_memory_bytes', 'Kernel memory of flow table keys and values, from the configured size.', 'gauge', () => [
-      { labels: {}, value: this.snap?.flowTableBytes ?? 0 },
-    ]);
+    single('tcpulse_flow_table_evictions_total', 'Flows evicted by the kernel (LRU, table full) before the agent read their end.', 'counter', (s) => s.evictedTotal);
+    single('tcpulse_series_overflow_total', 'Flows folded into the overflow series because the series budget was spent.', 'counter', (s) => s.overflowTotal);
+    single('tcpulse_series', 'Series exported, the overflow series included.', 'gauge', (s) => s.series.length);
+    single('tcpulse_flow_table_entries', 'Entries in the kernel flow table.', 'gauge', (s) => s.flowsInTable);
+    single('tcpulse_flow_table_capacity', 'Maximum entries of the kernel flow table.', 'gauge', (s) => s.flowTableCapacity);
+    single('tcpulse_flow_table_memory_bytes', 'Kernel memory of flow table keys and values, from the configured size.', 'gauge', (s) => s.flowTableBytes);
+    single('tcpulse_rollup_duration_seconds', 'Time the last round took to read the flow table and roll it up.', 'gauge', (s) => s.roundSeconds);
+    single('tcpulse_flow_create_errors_total', 'Flows the kernel could not add to the flow table.', 'counter', () => kernel('flow_create_error'));
+    single('tcpulse_events_lost_total', 'Events dropped because the ring buffer was full.', 'counter', () => kernel('events_lost'));
     add('tcpulse_bpf_packets_total', 'Packets seen by the packet programs, by parse result.', 'counter', () => [
       { labels: { result: 'tcp' }, value: kernel('packets') - kernel('not_tcp') - kernel('malformed') - kernel('fragment') },
       { labels: { result: 'not_tcp' }, value: kernel('not_tcp') },
@@ -117,21 +89,12 @@ export class PrometheusExporter {
       { labels: { outcome: 'matched' }, value: kernel('rtt_samples') },
       { labels: { outcome: 'expired' }, value: kernel('ts_expired') },
     ]);
-    add('tcpulse_flow_create_errors_total', 'Flows the kernel could not add to the flow table.', 'counter', () => [
-      { labels: {}, value: kernel('flow_create_error') },
-    ]);
-    add('tcpulse_events_lost_total', 'Events dropped because the ring buffer was full.', 'counter', () => [
-      { labels: {}, value: kernel('events_lost') },
-    ]);
     add('tcpulse_flow_events_total', 'Flow events received from the kernel.', 'counter', () =>
       Object.entries(this.snap?.flowEvents ?? {}).map(([event, value]) => ({ labels: { event }, value })));
     add('tcpulse_probe_available', 'Whether a probe loaded and attached (1) or not (0).', 'gauge', () =>
       Object.entries(this.snap?.probes ?? {}).map(([probe, ok]) => ({ labels: { probe }, value: ok ? 1 : 0 })));
     add('tcpulse_interface_attached', 'Links the agent holds, per interface and hook.', 'gauge', () =>
       (this.snap?.interfaces ?? []).flatMap((i) => i.links.map((link) => ({ labels: { interface: i.name, link }, value: 1 }))));
-    add('tcpulse_rollup_duration_seconds', 'Time the last round took to read the flow table and roll it up.', 'gauge', () => [
-      { labels: {}, value: this.snap?.roundSeconds ?? 0 },
-    ]);
     add('tcpulse_build_info', 'Build information.', 'gauge', () => [{ labels: { version: opts.version }, value: 1 }]);
 
     this.scrapeDuration = new client.Histogram({
@@ -141,16 +104,54 @@ export class PrometheusExporter {
       registers: [r],
     });
     client.collectDefaultMetrics({ register: r });
+    // gauges named like counters: promtool rejects them, nobody needs them
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      r.removeSingleMetric(name);
+    }
   }
 
   update(snap: Snapshot): void {
     this.snap = snap;
   }
 
+  /** The flow families, from the last snapshot. */
+  renderFlows(): string {
+    const out: string[] = [];
+    const series: SeriesView[] = this.snap?.series ?? [];
+    const rtt = (name: string, side: number, help: string) => {
+      header(out, name, 'histogram', help);
+      for (const s of series) if (s.total.rtt[side]!.count > 0) histogram(out, name, labelString(s.labels), s.total.rtt[side]!, this.plan);
+    };
+    rtt('tcpulse_rtt_seconds', Side.dst, 'Passive RTT from TCP timestamps: interface to the peer and back.');
+    if (this.opts.localRtt) {
+      rtt('tcpulse_local_rtt_seconds', Side.src, 'Passive RTT from TCP timestamps: interface to the local endpoint and back.');
+    }
+    header(out, 'tcpulse_min_rtt_seconds', 'gauge', 'Lowest passive RTT to the peer over the last one to two min-RTT windows.');
+    for (const s of series) {
+      const m = s.minRttNs[Side.dst]!;
+      if (Number.isFinite(m)) sample(out, 'tcpulse_min_rtt_seconds', labelString(s.labels), m / 1e9);
+    }
+    for (const [name, pick, help] of [
+      ['tcpulse_packets_total', (s: SeriesView) => s.total.packets, 'TCP packets on the wire (GSO/GRO batches counted per segment).'],
+      ['tcpulse_bytes_total', (s: SeriesView) => s.total.bytes, 'TCP bytes on the wire at layer 3 (IP and TCP headers included).'],
+    ] as const) {
+      header(out, name, 'counter', help);
+      for (const s of series) {
+        const l = labelString(s.labels);
+        sample(out, name, l, pick(s)[0]!, 'direction="ingress"');
+        sample(out, name, l, pick(s)[1]!, 'direction="egress"');
+      }
+    }
+    header(out, 'tcpulse_flows_active', 'gauge', 'Flows of the series in the kernel flow table.');
+    for (const s of series) sample(out, 'tcpulse_flows_active', labelString(s.labels), s.flows);
+    return out.join('\n') + '\n';
+  }
+
   async render(): Promise<string> {
     const end = this.scrapeDuration.startTimer();
     try {
-      return await this.registry.metrics();
+      const flows = this.renderFlows();
+      return flows + '\n' + (await this.registry.metrics());
     } finally {
       end();
     }

@@ -1,13 +1,19 @@
 /** Child processes for tests: run to completion, or keep running and stop later. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; allowFail?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs?: number; allowFail?: boolean; input?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       if (err && !opts.allowFail) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`));
       else resolve({ code, stdout, stderr });
     });
+    child.stdin!.on('error', () => {}); // a command that never reads its input
+    child.stdin!.end(opts.input ?? '');
   });
 }
 

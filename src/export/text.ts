@@ -1,0 +1,74 @@
+/**
+ * Prometheus text format (0.0.4) for the flow families, written directly:
+ * thousands of series with ~50 bucket lines each are too many for a generic
+ * per-value label formatter. Label sets are rendered once per series and
+ * cached; bucket bounds once per process.
+ */
+import type { RttCounters } from '../flows/counters.js';
+import type { Labels } from '../flows/series.js';
+
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+const labelCache = new WeakMap<Labels, string>();
+
+/** `a="x",b="y"` for a label set, cached per label object. */
+export function labelString(labels: Labels): string {
+  let s = labelCache.get(labels);
+  if (s === undefined) {
+    s = Object.entries(labels)
+      .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
+      .join(',');
+    labelCache.set(labels, s);
+  }
+  return s;
+}
+
+export function header(out: string[], name: string, type: string, help: string): void {
+  out.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${name} ${type}`);
+}
+
+function withLabels(name: string, labels: string, extra?: string): string {
+  const all = extra ? (labels ? `${labels},${extra}` : extra) : labels;
+  return all ? `${name}{${all}}` : name;
+}
+
+export function sample(out: string[], name: string, labels: string, value: number, extra?: string): void {
+  out.push(`${withLabels(name, labels, extra)} ${formatValue(value)}`);
+}
+
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+/**
+ * One histogram series: cumulative counts at the chosen bucket indices
+ * (`bounds[i]` is the `le` of kernel bucket `indices[i]`), then +Inf, sum and count.
+ */
+export interface BucketPlan {
+  /** kernel bucket index whose upper bound is exported, ascending */
+  indices: number[];
+  /** `le="..."` strings, one per index, then `le="+Inf"` */
+  le: string[];
+}
+
+export function histogram(out: string[], name: string, labels: string, r: RttCounters, plan: BucketPlan): void {
+  const bucket = `${name}_bucket{${labels ? labels + ',' : ''}`;
+  let cum = 0;
+  let k = 0;
+  for (let j = 0; j < plan.indices.length; j++) {
+    const upTo = plan.indices[j]!;
+    for (; k <= upTo; k++) cum += r.hist[k]!;
+    out.push(`${bucket}${plan.le[j]}} ${cum}`);
+  }
+  for (; k < r.hist.length; k++) cum += r.hist[k]!;
+  // count is the bucket total: the kernel bumps count and bucket separately,
+  // and a reader between the two must not see +Inf and _count disagree
+  out.push(`${bucket}${plan.le[plan.indices.length]}} ${cum}`);
+  out.push(`${withLabels(`${name}_sum`, labels)} ${r.sumNs / 1e9}`);
+  out.push(`${withLabels(`${name}_count`, labels)} ${cum}`);
+}
