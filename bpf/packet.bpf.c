@@ -111,7 +111,8 @@ static __always_inline struct flow_stats *flow_get(const struct flow_key *key, _
 static __always_inline void rtt_record(struct rtt_stats *r, __u64 rtt_ns, __u64 now)
 {
 	__u32 b = hist_bucket(rtt_ns / 1000);
-	__u32 epoch = now / cfg.min_rtt_window_ns;
+	/* +1: epoch 0 means "no window yet", also in the first window after boot */
+	__u32 epoch = now / cfg.min_rtt_window_ns + 1;
 
 	__sync_fetch_and_add(&r->count, 1);
 	__sync_fetch_and_add(&r->sum_ns, rtt_ns);
@@ -147,9 +148,13 @@ static __always_inline void rtt_take(struct ts_state *st, const struct pkt *p, _
 	if (!p->payload && !(p->tcp_flags & (TH_SYN | TH_FIN)))
 		return;
 	if (st->pending_ns) {
-		if (now - st->pending_ns < cfg.ts_timeout_ns)
+		__u64 pend = st->pending_ns;
+
+		if (now - pend < cfg.ts_timeout_ns)
 			return;
-		stat_inc(STAT_TS_EXPIRED);
+		/* expired: drop it once, whether or not a new one is taken now */
+		if (__sync_val_compare_and_swap(&st->pending_ns, pend, 0) == pend)
+			stat_inc(STAT_TS_EXPIRED);
 	}
 	if (st->last_take_ns && now - st->last_take_ns < cfg.rtt_rate_limit_ns)
 		return;
@@ -169,6 +174,10 @@ static __always_inline void rtt_match(struct ts_state *st, struct rtt_stats *r, 
 		/* claim the match so that a concurrent echo does not count twice */
 		if (__sync_val_compare_and_swap(&st->pending_ns, sent, 0) != sent)
 			return;
+		if (now - sent >= cfg.ts_timeout_ns) {
+			stat_inc(STAT_TS_EXPIRED); /* too late to trust: the echo may be for another packet */
+			return;
+		}
 		stat_inc(STAT_RTT_SAMPLES);
 		rtt_record(r, now - sent, now);
 	} else if ((__s32)(p->tsecr - st->pending_tsval) > 0) {
@@ -205,10 +214,12 @@ static __always_inline void flow_flags(struct flow_stats *f, const struct flow_k
 		return;
 	old = __sync_fetch_and_or(&f->flags, add);
 	now_set = old | add;
-	if ((now_set & FLOW_F_RST) && !(old & FLOW_F_RST))
+	/* one close event per flow: the first of RST or FIN both ways */
+	if ((old & FLOW_F_RST) || (old & FLOW_F_FIN_BOTH) == FLOW_F_FIN_BOTH)
+		return;
+	if (now_set & FLOW_F_RST)
 		emit_event(key, now, FLOW_EV_CLOSED_RST, now_set);
-	else if ((now_set & FLOW_F_FIN_BOTH) == FLOW_F_FIN_BOTH && (old & FLOW_F_FIN_BOTH) != FLOW_F_FIN_BOTH &&
-		 !(old & FLOW_F_RST))
+	else if ((now_set & FLOW_F_FIN_BOTH) == FLOW_F_FIN_BOTH)
 		emit_event(key, now, FLOW_EV_CLOSED_FIN, now_set);
 }
 

@@ -82,7 +82,7 @@ struct rtt_stats {
 	__u64 min_ns;      /* lifetime minimum; 0: no sample */
 	__u64 win_min_ns;  /* minimum within window win_epoch */
 	__u64 prev_min_ns; /* minimum within window win_epoch - 1; 0: none */
-	__u32 win_epoch;   /* ktime / cfg.min_rtt_window_ns, truncated */
+	__u32 win_epoch;   /* ktime / cfg.min_rtt_window_ns + 1, truncated; 0: none */
 	__u32 _pad;
 	__u32 hist[HIST_BUCKETS]; /* microseconds; u32: 4e9 samples per flow */
 };

@@ -165,6 +165,8 @@ describe('counters and events', () => {
     b.run(PROG.tcEg, c.out({ flags: TH.ACK }));
     assert.deepEqual(b.events(), []);
     assert.equal(b.flow(c.sport, c.dport).stats.flags, fin);
+    b.run(PROG.tcEg, c.out({ flags: TH.RST }));
+    assert.deepEqual(b.events(), [], 'a RST after FIN both ways closes nothing twice');
 
     const r = conn('10.0.7.3', '10.0.7.4');
     b.run(PROG.tcIn, r.inn({ flags: TH.RST }));
@@ -374,7 +376,7 @@ describe('settings from .rodata', () => {
     const b = TestBpf.open(t, { minRttWindowNs: w });
     const c = conn('10.0.11.1', '10.0.11.2');
     const model = { epoch: 0, winMin: 0, prevMin: 0, sum: 0 };
-    const epochOf = (ns: number) => Math.floor(ns / w);
+    const epochOf = (ns: number) => Math.floor(ns / w) + 1; // the kernel counts windows from 1
     const untilEpoch = async (e: number) => { while (epochOf(nowNs()) < e) await sleepSince(nowNs(), 5e6); };
     let tsval = 1000;
     const sample = async (waitNs: number, prog: ProgName = PROG.xdp) => {

@@ -10,7 +10,8 @@
  *    the agent could read its last packets. The values read the round before
  *    are retired and the eviction is counted.
  */
-import { decodeFlowKey, decodeFlowStats, FlowFlag, type FlowStatsValue, type RttSide } from '../bpf/layout.js';
+import { readU64 } from '../bpf/codec.js';
+import { decodeFlowKey, decodeFlowStats, FlowFlag, FlowStats, type FlowStatsValue, type RttSide } from '../bpf/layout.js';
 import type { BpfMap } from '../bpf/map.js';
 import { Counters } from './counters.js';
 import { flowLabels, type Rollup } from './rollup.js';
@@ -38,6 +39,7 @@ export interface RoundStats {
   durationMs: number;
 }
 
+const FIRST_NS = FlowStats.offset('first_ns');
 const CLOSED_FIN = FlowFlag.finEgress | FlowFlag.finIngress;
 const CLOSED_RST = FlowFlag.rstEgress | FlowFlag.rstIngress;
 
@@ -84,7 +86,7 @@ export class FlowTable {
     const t0 = performance.now();
     const round = ++this.roundNo;
     for (const s of this.rollup.all()) s.beginRound();
-    const epoch = Math.floor(nowNs / this.timeouts.minRttWindowNs) >>> 0;
+    const epoch = (Math.floor(nowNs / this.timeouts.minRttWindowNs) + 1) >>> 0; // as the kernel counts
     const toDelete: TrackedFlow[] = [];
     let evicted = 0;
     const ks = this.map.keySize;
@@ -93,9 +95,9 @@ export class FlowTable {
     this.map.forEachBatch(({ count, keys, values }) => {
       for (let i = 0; i < count; i++) {
         const id = keys.toString('latin1', i * ks, (i + 1) * ks);
-        const v = decodeFlowStats(values, i * vs);
+        const firstNs = readU64(values, i * vs + FIRST_NS);
         let f = this.flows.get(id);
-        if (f && f.firstNs !== v.firstNs) {
+        if (f && f.firstNs !== firstNs) {
           // evicted and created anew between two rounds
           this.retire(f);
           evicted++;
@@ -103,21 +105,23 @@ export class FlowTable {
         }
         if (!f) {
           const keyBuf = Buffer.from(keys.subarray(i * ks, (i + 1) * ks));
-          const key = decodeFlowKey(keyBuf);
+          const value = Buffer.from(values.subarray(i * vs, (i + 1) * vs));
+          const decoded = decodeFlowStats(value, 0);
           f = {
             keyBuf,
-            firstNs: v.firstNs,
-            series: this.rollup.assign(flowLabels(key, v.flags), nowNs),
-            value: Buffer.alloc(vs),
-            decoded: v,
+            firstNs,
+            series: this.rollup.assign(flowLabels(decodeFlowKey(keyBuf), decoded.flags), nowNs),
+            value,
+            decoded,
             round,
           };
           this.flows.set(id, f);
+        } else {
+          values.copy(f.value, 0, i * vs, (i + 1) * vs);
+          f.decoded = decodeFlowStats(f.value, 0);
+          f.round = round;
         }
-        values.copy(f.value, 0, i * vs, (i + 1) * vs);
-        // offsets inside decoded refer to the batch buffer: rebase on f.value
-        f.decoded = decodeFlowStats(f.value, 0);
-        f.round = round;
+        const v = f.decoded;
 
         const idle = nowNs - v.lastNs;
         if (idle >= this.timeouts.idleNs || (isClosed(v.flags) && idle >= this.timeouts.closedNs)) {

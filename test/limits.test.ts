@@ -1,0 +1,89 @@
+/**
+ * Bounded memory, for real: a flow table smaller than the number of
+ * connections (LRU evictions counted), a series budget smaller than the
+ * number of peers (overflow series), closed flows leaving the table, and
+ * counters that never go backwards through all of it.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentProc } from './helpers/agent.js';
+import { sleep, start, type Running } from './helpers/exec.js';
+import { Lab } from './helpers/netns.js';
+import { one, pick, type Sample } from './helpers/prom.js';
+import { startSink } from './helpers/tcp.js';
+
+const PORTS = [6001, 6002, 6003, 6004];
+const CONNECTIONS = 240;
+
+/** Opens n short connections round-robin over ports, each sending 2 KB. */
+const burstJs = `const net=require('net');const [host,n,...ports]=process.argv.slice(1);let done=0;
+function one(i){return new Promise(r=>{const s=net.connect(+ports[i%ports.length],host,()=>{s.end(Buffer.alloc(2048,1))});s.on('close',r);s.on('error',r)})}
+(async()=>{for(let i=0;i<+n;i+=20){await Promise.all(Array.from({length:20},(_,k)=>one(i+k)))}console.log('done')})()`;
+
+function total(m: Sample[], name: string): number {
+  return pick(m, name).reduce((a, s) => a + s.value, 0);
+}
+
+describe('flow table and series budget limits', () => {
+  let lab: Lab;
+  let agent: AgentProc;
+  const procs: Running[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'tcpulse-limits-'));
+
+  before(async () => {
+    lab = await Lab.create('lim');
+    const cfg = join(dir, 'tcpulse.yaml');
+    writeFileSync(cfg, 'flowTableSize: 64\nmaxSeries: 2\ninterval: 200ms\nflowClosedTimeout: 500ms\n');
+    agent = await AgentProc.start(lab, lab.nsA, ['--config', cfg, '--interface', lab.vethA]);
+    for (const p of PORTS) procs.push(await startSink(lab, lab.nsB, p));
+  });
+
+  after(async () => {
+    for (const p of procs) await p.stop('SIGKILL');
+    await agent?.stop('SIGKILL');
+    await lab?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('evicts, overflows and retires without a counter going backwards', async () => {
+    const [cmd, args] = lab.argv(lab.nsA, process.execPath, ['-e', burstJs, lab.ipB, String(CONNECTIONS), ...PORTS.map(String)]);
+    const burst = start(cmd, args);
+    procs.push(burst);
+    const seen: Sample[][] = [];
+    while (burst.proc.exitCode === null) {
+      seen.push(await agent.scrape());
+      await sleep(100);
+    }
+    assert.equal(burst.proc.exitCode, 0, burst.stderr());
+    await sleep(1500); // closed flows leave the table after 500ms idle
+    seen.push(await agent.scrape());
+    const last = seen.at(-1)!;
+
+    // the budget: two series and the overflow series, never more
+    for (const m of seen) assert.ok(one(m, 'tcpulse_series') <= 3);
+    assert.ok(one(last, 'tcpulse_series_overflow_total') > 0, 'flows folded into overflow');
+    assert.ok(pick(last, 'tcpulse_packets_total', { peer_address: '__overflow__' }).length === 2);
+    // the table: 240 connections through 64 entries
+    assert.ok(one(last, 'tcpulse_flow_table_evictions_total') > 0, 'evictions counted');
+    assert.equal(one(last, 'tcpulse_flow_table_capacity'), 64);
+    assert.equal(one(last, 'tcpulse_flow_table_entries'), 0, 'closed flows removed');
+    for (const s of pick(last, 'tcpulse_flows_active')) assert.equal(s.value, 0);
+    // every counter of every series only grows
+    for (const name of ['tcpulse_packets_total', 'tcpulse_bytes_total', 'tcpulse_rtt_seconds_count']) {
+      for (let i = 1; i < seen.length; i++) {
+        for (const s of pick(seen[i - 1]!, name)) {
+          const now = pick(seen[i]!, name, s.labels);
+          assert.equal(now.length, 1, `${name} ${JSON.stringify(s.labels)} still exported`);
+          assert.ok(now[0]!.value >= s.value, `${name} ${JSON.stringify(s.labels)}: ${s.value} -> ${now[0]!.value}`);
+        }
+      }
+    }
+    // a flow evicted before it was read is lost (that is what the eviction
+    // counter says); what was read before an eviction stays counted
+    assert.ok(total(last, 'tcpulse_packets_total') > CONNECTIONS, `packets ${total(last, 'tcpulse_packets_total')}`);
+    assert.ok(one(last, 'tcpulse_flow_events_total', { event: 'opened' }) >= CONNECTIONS);
+  });
+});
