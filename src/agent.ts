@@ -55,6 +55,8 @@ export class Agent {
   private timer: NodeJS.Timeout | null = null;
   private server: Server | null = null;
   private rounds = 0;
+  private evictedTotal = 0;
+  private evictedLogged = 0;
   private roundErrors = 0;
   private readonly flowEvents: Record<string, number> = { opened: 0, closed_fin: 0, closed_rst: 0 };
   readonly prom: PrometheusExporter;
@@ -126,18 +128,22 @@ export class Agent {
   round(): void {
     try {
       this.probe.drainEvents();
+      // kernel counters before the table: every flow created by then is
+      // in the table, deleted by us, or evicted
+      const kernel = this.probe.readStats();
       const now = monoNs();
       const r = this.table.round(now);
+      this.evictedTotal = Math.max(this.evictedTotal, kernel.flow_created - this.table.deletedTotal - r.flows);
       this.rollup.expire(now, this.config.seriesIdleTimeoutMs * 1e6);
       const attached = this.probe.attached();
       const snap: Snapshot = {
         timeNs: now,
         series: this.rollup.all().map((s) => ({ labels: s.labels, total: s.total(), minRttNs: [...s.minRttNs], flows: s.flows })),
-        kernel: this.probe.readStats(),
+        kernel,
         flowsInTable: r.flows,
         flowTableCapacity: this.probe.flows.maxEntries,
         flowTableBytes: this.probe.flowTableBytes(),
-        evictedTotal: this.table.evictedTotal,
+        evictedTotal: this.evictedTotal,
         overflowTotal: this.rollup.overflowedFlows,
         roundSeconds: r.durationMs / 1000,
         probes: {
@@ -150,7 +156,10 @@ export class Agent {
       };
       this.prom.update(snap);
       this.rounds++;
-      if (r.evicted > 0) this.log.warn('flows evicted from a full flow table', { evicted: r.evicted, capacity: snap.flowTableCapacity });
+      if (this.evictedTotal > this.evictedLogged) {
+        this.log.warn('flows evicted from a full flow table', { evicted: this.evictedTotal - this.evictedLogged, capacity: snap.flowTableCapacity });
+        this.evictedLogged = this.evictedTotal;
+      }
       this.log.debug('round', { flows: r.flows, deleted: r.deleted, evicted: r.evicted, series: snap.series.length, ms: +r.durationMs.toFixed(2) });
     } catch (err) {
       this.roundErrors++;

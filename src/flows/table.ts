@@ -8,7 +8,8 @@
  *    moves its last values into its series' retired counters;
  *  - evicted by the kernel's LRU when the table is full: it is gone before
  *    the agent could read its last packets. The values read the round before
- *    are retired and the eviction is counted.
+ *    are retired. (Evictions are counted from the kernel's creation counter,
+ *    which also sees flows evicted before any read: see Agent.round.)
  */
 import { readU64 } from '../bpf/codec.js';
 import { decodeFlowKey, decodeFlowStats, FlowFlag, FlowStats, type FlowStatsValue, type RttSide } from '../bpf/layout.js';
@@ -34,6 +35,7 @@ export interface TableTimeouts {
 
 export interface RoundStats {
   flows: number;
+  /** known flows that vanished (the kernel evicted them after a read) */
   evicted: number;
   deleted: number;
   durationMs: number;
@@ -61,8 +63,6 @@ export function windowedMin(r: RttSide, epoch: number): number {
 export class FlowTable {
   private readonly flows = new Map<string, TrackedFlow>();
   private roundNo = 0;
-  /** Flows the kernel evicted before the agent removed them, ever. */
-  evictedTotal = 0;
   /** Flows the agent removed (idle or closed), ever. */
   deletedTotal = 0;
 
@@ -146,13 +146,13 @@ export class FlowTable {
         evicted++;
       }
     }
+    let deleted = 0;
     for (const f of toDelete) {
-      this.map.delete(f.keyBuf);
+      if (this.map.delete(f.keyBuf)) deleted++; // else evicted meanwhile
       this.retire(f);
       this.flows.delete(f.keyBuf.toString('latin1'));
     }
-    this.evictedTotal += evicted;
-    this.deletedTotal += toDelete.length;
-    return { flows: this.flows.size, evicted, deleted: toDelete.length, durationMs: performance.now() - t0 };
+    this.deletedTotal += deleted;
+    return { flows: this.flows.size, evicted, deleted, durationMs: performance.now() - t0 };
   }
 }
