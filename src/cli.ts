@@ -6,6 +6,7 @@ import { Agent, version } from './agent.js';
 import { parseCli, usage } from './config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
+import { routeLibbpfLogs } from './bpf/liblog.js';
 
 async function main(): Promise<number> {
   let cli;
@@ -28,6 +29,7 @@ async function main(): Promise<number> {
   }
   const config = cli.config;
   const log = createLogger(config.logLevel);
+  routeLibbpfLogs(log);
   let agent: Agent;
   try {
     agent = await Agent.start(config, log);
