@@ -136,4 +136,107 @@ struct tcpulse_cfg {
 	__u32 _pad;
 };
 
+/* ---- Sockets that end on this node (sock.bpf.c) ---- */
+
+/* A socket: its local and remote end, in its network namespace. */
+struct sock_key {
+	__u8 saddr[16]; /* local, IPv4 mapped as in flow_key */
+	__u8 daddr[16]; /* remote */
+	__u16 sport;    /* local port, host byte order */
+	__u16 dport;
+	__u32 netns;    /* network namespace inode: the same tuple may live in two pods */
+};
+
+enum sock_flag {
+	SOCK_F_ACTIVE = 1 << 0,      /* connect(): the remote end is the server */
+	SOCK_F_PASSIVE = 1 << 1,     /* accepted: the local end is the server */
+	SOCK_F_ESTABLISHED = 1 << 2,
+	SOCK_F_CLOSED = 1 << 3,
+	SOCK_F_RST_SENT = 1 << 4,
+	SOCK_F_RST_RECEIVED = 1 << 5,
+	SOCK_F_MPTCP = 1 << 6,       /* a subflow of an MPTCP connection */
+	SOCK_F_MPTCP_JOIN = 1 << 7,  /* a subflow added by MP_JOIN, not the first */
+};
+
+enum close_reason {
+	CLOSE_NONE = 0,
+	CLOSE_FIN = 1,
+	CLOSE_RST = 2,
+	CLOSE_TIMEOUT = 3,
+};
+
+/* What a socket's completion record carries: the scalars of sock_stats. */
+struct sock_summary {
+	__u64 start_ns;       /* SYN sent or received, or first seen */
+	__u64 end_ns;         /* reached TCP_CLOSE; 0 while open */
+	__u64 last_ns;        /* last event */
+	__u64 bytes_sent;     /* payload, retransmissions included (tcp_sock.bytes_sent) */
+	__u64 bytes_acked;
+	__u64 bytes_received;
+	__u64 srtt_sum_us;
+	__u32 segs_out;
+	__u32 segs_in;
+	__u32 retrans;        /* retransmitted segments (tcp_sock.total_retrans) */
+	__u32 srtt_count;
+	__u32 srtt_us;        /* last smoothed RTT */
+	__u32 srtt_min_us;
+	__u32 srtt_max_us;
+	__u32 min_rtt_us;     /* the kernel's windowed minimum RTT (tcp_min_rtt) */
+	__u32 cwnd;           /* last, in segments */
+	__u32 ssthresh;
+	__u32 snd_wnd;
+	__u32 rcv_wnd;
+	__u32 mss;
+	__u32 mptcp_token;    /* the MPTCP connection's token; 0: plain TCP */
+	__u32 flags;          /* enum sock_flag */
+	__u8 state;           /* TCP_* of the last state change */
+	__u8 close_reason;    /* enum close_reason */
+	__u16 _pad;
+};
+
+struct sock_stats {
+	struct sock_summary s;
+	__u32 srtt_hist[HIST_BUCKETS]; /* microseconds, one sample per tcp_probe */
+	__u32 cwnd_hist[HIST_BUCKETS]; /* segments */
+};
+
+/* An MPTCP connection, by token, while any of its subflows lives. */
+struct mptcp_key {
+	__u32 token;
+	__u32 netns;
+};
+
+struct mptcp_conn {
+	__u64 start_ns;
+	struct sock_key first; /* the initial subflow: the connection's series */
+	__u32 open;            /* subflows established and not closed */
+	__u32 total;           /* subflows ever established */
+};
+
+enum sock_event_type {
+	SOCK_EV_OPENED = 1,       /* reached ESTABLISHED */
+	SOCK_EV_CLOSED = 2,       /* an established socket reached CLOSE: the completion record */
+	SOCK_EV_MPTCP_CLOSED = 3, /* the last subflow of an MPTCP connection closed */
+};
+
+struct sock_event {
+	__u32 type;     /* enum sock_event_type */
+	__u32 subflows; /* SOCK_EV_MPTCP_CLOSED: subflows ever established */
+	struct sock_key key;
+	struct sock_summary s;
+};
+
+enum sock_stat {
+	SSTAT_PROBE_EVENTS = 0,  /* tcp_probe events handled */
+	SSTAT_RETRANS_EVENTS,
+	SSTAT_STATE_EVENTS,
+	SSTAT_CREATE_ERROR,      /* socket entry could not be created */
+	SSTAT_EVENTS_LOST,       /* ring buffer full */
+	SSTAT_MAX,
+};
+
+struct sock_cfg {
+	__u64 sample_interval_ns; /* minimum gap between two srtt/cwnd samples of a socket */
+};
+
 #endif /* TCPULSE_H */

@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Socket path: what the kernel knows of sockets that end on this node.
+ * Per socket, in the socks map: smoothed RTT and congestion window (last
+ * values and histograms), retransmitted segments, byte and segment counts,
+ * lifecycle flags and, for MPTCP subflows, their connection's token. State
+ * changes send rare events through the ring buffer: opened, closed (the
+ * completion record), MPTCP connection closed.
+ *
+ * Each hook exists in three families, tried in this order by the agent:
+ * tp_btf (typed tracepoint), raw_tp (the same tracepoint, untyped), kprobe
+ * (a function of the same place). All read the kernel through CO-RE.
+ */
+#include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "kernel.h"
+#include "tcpulse.h"
+#include "hist.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define EPIPE 32
+#define ECONNRESET 104
+#define ECONNABORTED 103
+#define ETIMEDOUT 110
+
+/* include/net/tcp_states.h */
+enum {
+	TCP_ESTABLISHED = 1,
+	TCP_SYN_SENT = 2,
+	TCP_SYN_RECV = 3,
+	TCP_CLOSE = 7,
+};
+
+struct sk_buff;
+
+const volatile struct sock_cfg scfg = {
+	.sample_interval_ns = 0,
+};
+
+/* One entry per socket; the agent sizes it (16384 by default: 16 MiB of
+ * values at 1000 bytes each). LRU: a full table evicts the coldest socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sock_key);
+	__type(value, struct sock_stats);
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sock_stats);
+} sock_zero SEC(".maps");
+
+/* Open MPTCP connections: a few subflows each, far fewer than sockets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mptcp_key);
+	__type(value, struct mptcp_conn);
+} mptcp_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SSTAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sock_stats SEC(".maps");
+
+/* Two or three events per connection (~150 bytes each): 1 MiB holds a
+ * burst of ~3000 connections between two polls of the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1024 * 1024);
+} sock_events SEC(".maps");
+
+static __always_inline void sstat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&sock_stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void map_v4(__u8 *dst, __be32 addr)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &addr, 4);
+}
+
+/* false for sockets that are not IPv4/IPv6 TCP */
+static __always_inline int sock_key_of(struct sock *sk, struct sock_key *k)
+{
+	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (family == AF_INET) {
+		map_v4(k->saddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		map_v4(k->daddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&k->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&k->daddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		return 0;
+	}
+	k->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	k->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return 1;
+}
+
+/* The socket's entry; a new one (or, with fresh, a replaced one) starts now. */
+static __always_inline struct sock_stats *sock_get(const struct sock_key *k, __u64 now, __u32 flags, int fresh)
+{
+	struct sock_stats *s = NULL;
+	__u32 zero = 0;
+
+	if (!fresh) {
+		s = bpf_map_lookup_elem(&socks, k);
+		if (s)
+			return s;
+	}
+	s = bpf_map_lookup_elem(&sock_zero, &zero);
+	if (!s)
+		return NULL;
+	s->s.start_ns = now;
+	s->s.last_ns = now;
+	s->s.flags = flags;
+	if (bpf_map_update_elem(&socks, k, s, fresh ? BPF_ANY : BPF_NOEXIST) != 0 && !fresh) {
+		/* EEXIST: created meanwhile on another CPU, which is fine */
+	}
+	s->s.start_ns = 0;
+	s->s.last_ns = 0;
+	s->s.flags = 0;
+	s = bpf_map_lookup_elem(&socks, k);
+	if (!s)
+		sstat_inc(SSTAT_CREATE_ERROR);
+	return s;
+}
+
+/* The counters every hook refreshes from struct tcp_sock. */
+static __always_inline void read_counters(struct tcp_sock *tp, struct sock_summary *s, __u64 now)
+{
+	s->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+	s->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	s->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	s->segs_out = BPF_CORE_READ(tp, segs_out);
+	s->segs_in = BPF_CORE_READ(tp, segs_in);
+	s->retrans = BPF_CORE_READ(tp, total_retrans);
+	s->last_ns = now;
+}
+
+/* Last values, and with sample one srtt and one cwnd histogram sample. */
+static __always_inline void read_state(struct tcp_sock *tp, struct sock_stats *st, int sample)
+{
+	struct sock_summary *s = &st->s;
+	__u32 srtt = BPF_CORE_READ(tp, srtt_us) >> 3;
+	__u32 cwnd = BPF_CORE_READ(tp, snd_cwnd);
+	__u32 b;
+
+	s->cwnd = cwnd;
+	s->ssthresh = BPF_CORE_READ(tp, snd_ssthresh);
+	s->snd_wnd = BPF_CORE_READ(tp, snd_wnd);
+	s->rcv_wnd = BPF_CORE_READ(tp, rcv_wnd);
+	s->mss = BPF_CORE_READ(tp, mss_cache);
+	s->min_rtt_us = BPF_CORE_READ(tp, rtt_min.s[0].v);
+	if (!srtt)
+		return; /* no RTT sample yet */
+	s->srtt_us = srtt;
+	if (!sample)
+		return;
+	__sync_fetch_and_add(&s->srtt_count, 1);
+	__sync_fetch_and_add(&s->srtt_sum_us, srtt);
+	if (!s->srtt_min_us || srtt < s->srtt_min_us)
+		s->srtt_min_us = srtt;
+	if (srtt > s->srtt_max_us)
+		s->srtt_max_us = srtt;
+	b = hist_bucket(srtt);
+	barrier_var(b);
+	if (b < HIST_BUCKETS)
+		__sync_fetch_and_add(&st->srtt_hist[b], 1);
+	b = hist_bucket(cwnd);
+	barrier_var(b);
+	if (b < HIST_BUCKETS)
+		__sync_fetch_and_add(&st->cwnd_hist[b], 1);
+}
+
+static __always_inline void emit(__u32 type, const struct sock_key *k, const struct sock_summary *s, __u32 subflows)
+{
+	struct sock_event *ev = bpf_ringbuf_reserve(&sock_events, sizeof(*ev), 0);
+
+	if (!ev) {
+		sstat_inc(SSTAT_EVENTS_LOST);
+		return;
+	}
+	ev->type = type;
+	ev->subflows = subflows;
+	__builtin_memcpy(&ev->key, k, sizeof(*k));
+	__builtin_memcpy(&ev->s, s, sizeof(*s));
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* The MPTCP connection of a subflow: its token, and whether it joined later. */
+static __always_inline __u32 mptcp_token_of(struct sock *sk, int *join)
+{
+	struct tcp_sock *tp = (void *)sk;
+	struct inet_connection_sock *icsk = (void *)sk;
+	struct mptcp_subflow_context *ctx;
+	struct mptcp_sock *msk;
+
+	if (!bpf_core_field_exists(tp->is_mptcp) || !BPF_CORE_READ(tp, is_mptcp))
+		return 0;
+	ctx = BPF_CORE_READ(icsk, icsk_ulp_data);
+	if (!ctx)
+		return 0;
+	msk = (void *)BPF_CORE_READ(ctx, conn);
+	if (!msk)
+		return 0;
+	*join = (void *)BPF_CORE_READ(msk, first) != (void *)sk;
+	return BPF_CORE_READ(msk, token);
+}
+
+static __always_inline void subflow_opened(struct sock_stats *st, const struct sock_key *k, __u32 token, int join, __u64 now)
+{
+	struct mptcp_key mk = { .token = token, .netns = k->netns };
+	struct mptcp_conn *c = bpf_map_lookup_elem(&mptcp_conns, &mk);
+
+	st->s.mptcp_token = token;
+	st->s.flags |= SOCK_F_MPTCP | (join ? SOCK_F_MPTCP_JOIN : 0);
+	if (!c) {
+		struct mptcp_conn init = { .start_ns = now };
+
+		__builtin_memcpy(&init.first, k, sizeof(*k));
+		bpf_map_update_elem(&mptcp_conns, &mk, &init, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&mptcp_conns, &mk);
+		if (!c)
+			return;
+	}
+	if (!join)
+		__builtin_memcpy(&c->first, k, sizeof(*k));
+	__sync_fetch_and_add(&c->open, 1);
+	__sync_fetch_and_add(&c->total, 1);
+}
+
+static __always_inline void subflow_closed(const struct sock_key *k, __u32 token, __u64 now)
+{
+	struct mptcp_key mk = { .token = token, .netns = k->netns };
+	struct mptcp_conn *c = bpf_map_lookup_elem(&mptcp_conns, &mk);
+	struct sock_summary sum = {};
+
+	if (!c || c->open == 0)
+		return;
+	if (__sync_sub_and_fetch(&c->open, 1) != 0)
+		return;
+	sum.start_ns = c->start_ns;
+	sum.end_ns = now;
+	sum.last_ns = now;
+	sum.mptcp_token = token;
+	sum.flags = SOCK_F_MPTCP | SOCK_F_CLOSED;
+	emit(SOCK_EV_MPTCP_CLOSED, &c->first, &sum, c->total);
+	bpf_map_delete_elem(&mptcp_conns, &mk);
+}
+
+static __always_inline __u8 close_reason(struct sock *sk, __u32 flags)
+{
+	int err = BPF_CORE_READ(sk, sk_err);
+
+	if (flags & (SOCK_F_RST_SENT | SOCK_F_RST_RECEIVED))
+		return CLOSE_RST;
+	if (err == ETIMEDOUT)
+		return CLOSE_TIMEOUT;
+	if (err == ECONNRESET || err == EPIPE || err == ECONNABORTED)
+		return CLOSE_RST;
+	return CLOSE_FIN;
+}
+
+static __always_inline void on_state(struct sock *sk, int newstate)
+{
+	struct sock_key k = {};
+	struct sock_stats *st;
+	__u64 now;
+
+	if (!sock_key_of(sk, &k))
+		return;
+	sstat_inc(SSTAT_STATE_EVENTS);
+	now = bpf_ktime_get_ns();
+	if (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV) {
+		/* a new connection: replaces whatever an old one with this tuple left */
+		sock_get(&k, now, newstate == TCP_SYN_SENT ? SOCK_F_ACTIVE : SOCK_F_PASSIVE, 1);
+		return;
+	}
+	st = sock_get(&k, now, 0, 0);
+	if (!st)
+		return;
+	st->s.state = newstate;
+	if (newstate == TCP_ESTABLISHED) {
+		int join = 0;
+		__u32 token = mptcp_token_of(sk, &join);
+
+		read_counters((void *)sk, &st->s, now);
+		read_state((void *)sk, st, 0);
+		st->s.flags |= SOCK_F_ESTABLISHED;
+		if (token)
+			subflow_opened(st, &k, token, join, now);
+		emit(SOCK_EV_OPENED, &k, &st->s, 0);
+	} else if (newstate == TCP_CLOSE) {
+		__u32 flags = st->s.flags;
+
+		if (flags & SOCK_F_CLOSED)
+			return;
+		read_counters((void *)sk, &st->s, now);
+		read_state((void *)sk, st, 0);
+		st->s.end_ns = now;
+		st->s.close_reason = close_reason(sk, flags);
+		st->s.flags = flags | SOCK_F_CLOSED;
+		if (flags & SOCK_F_ESTABLISHED)
+			emit(SOCK_EV_CLOSED, &k, &st->s, 0);
+		if (st->s.mptcp_token)
+			subflow_closed(&k, st->s.mptcp_token, now);
+	}
+}
+
+static __always_inline void on_probe(struct sock *sk)
+{
+	struct sock_key k = {};
+	struct sock_stats *st;
+	__u64 now;
+
+	if (!sock_key_of(sk, &k))
+		return;
+	sstat_inc(SSTAT_PROBE_EVENTS);
+	now = bpf_ktime_get_ns();
+	st = sock_get(&k, now, 0, 0);
+	if (!st)
+		return;
+	if (scfg.sample_interval_ns && st->s.srtt_count && now - st->s.last_ns < scfg.sample_interval_ns)
+		return;
+	read_counters((void *)sk, &st->s, now);
+	read_state((void *)sk, st, 1);
+}
+
+static __always_inline void on_retransmit(struct sock *sk)
+{
+	struct sock_key k = {};
+	struct sock_stats *st;
+	__u64 now;
+
+	if (!sock_key_of(sk, &k))
+		return;
+	sstat_inc(SSTAT_RETRANS_EVENTS);
+	now = bpf_ktime_get_ns();
+	st = sock_get(&k, now, 0, 0);
+	if (st)
+		read_counters((void *)sk, &st->s, now);
+}
+
+static __always_inline void on_reset(struct sock *sk, __u32 flag)
+{
+	struct sock_key k = {};
+	struct sock_stats *st;
+
+	if (!sk || !sock_key_of(sk, &k))
+		return;
+	st = bpf_map_lookup_elem(&socks, &k);
+	if (st)
+		__sync_fetch_and_or(&st->s.flags, flag);
+}
+
+/* tp_btf: typed tracepoints (5.5+) */
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(ts_probe_btf, struct sock *sk, struct sk_buff *skb)
+{
+	on_probe(sk);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(ts_retx_btf, struct sock *sk, struct sk_buff *skb)
+{
+	on_retransmit(sk);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ts_state_btf, struct sock *sk, int oldstate, int newstate)
+{
+	on_state(sk, newstate);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(ts_rsttx_btf, struct sock *sk)
+{
+	on_reset(sk, SOCK_F_RST_SENT);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(ts_rstrx_btf, struct sock *sk)
+{
+	on_reset(sk, SOCK_F_RST_RECEIVED);
+	return 0;
+}
+
+/* raw_tp: the same tracepoints without BTF typing (4.17+) */
+SEC("raw_tp/tcp_probe")
+int BPF_PROG(ts_probe_raw, struct sock *sk, struct sk_buff *skb)
+{
+	on_probe(sk);
+	return 0;
+}
+
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(ts_retx_raw, struct sock *sk, struct sk_buff *skb)
+{
+	on_retransmit(sk);
+	return 0;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(ts_state_raw, struct sock *sk, int oldstate, int newstate)
+{
+	on_state(sk, newstate);
+	return 0;
+}
+
+SEC("raw_tp/tcp_send_reset")
+int BPF_PROG(ts_rsttx_raw, struct sock *sk)
+{
+	on_reset(sk, SOCK_F_RST_SENT);
+	return 0;
+}
+
+SEC("raw_tp/tcp_receive_reset")
+int BPF_PROG(ts_rstrx_raw, struct sock *sk)
+{
+	on_reset(sk, SOCK_F_RST_RECEIVED);
+	return 0;
+}
+
+/* kprobe: the functions around those tracepoints, where kprobes exist */
+SEC("kprobe/tcp_rcv_established")
+int BPF_KPROBE(ts_probe_kp, struct sock *sk)
+{
+	on_probe(sk);
+	return 0;
+}
+
+SEC("kprobe/tcp_retransmit_skb")
+int BPF_KPROBE(ts_retx_kp, struct sock *sk)
+{
+	on_retransmit(sk);
+	return 0;
+}
+
+SEC("kprobe/tcp_set_state")
+int BPF_KPROBE(ts_state_kp, struct sock *sk, int state)
+{
+	on_state(sk, state);
+	return 0;
+}
+
+SEC("kprobe/tcp_send_active_reset")
+int BPF_KPROBE(ts_rsttx_kp, struct sock *sk)
+{
+	on_reset(sk, SOCK_F_RST_SENT);
+	return 0;
+}
+
+SEC("kprobe/tcp_reset")
+int BPF_KPROBE(ts_rstrx_kp, struct sock *sk)
+{
+	on_reset(sk, SOCK_F_RST_RECEIVED);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
