@@ -49,7 +49,7 @@ const volatile struct sock_cfg scfg = {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct sock_key);
+	__type(key, __u64); /* struct sock * */
 	__type(value, struct sock_stats);
 } socks SEC(".maps");
 
@@ -98,13 +98,18 @@ static __always_inline void map_v4(__u8 *dst, __be32 addr)
 	__builtin_memcpy(dst + 12, &addr, 4);
 }
 
-/* false for sockets that are not IPv4/IPv6 TCP */
+static __always_inline int is_tcp(struct sock *sk)
+{
+	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP && (family == AF_INET || family == AF_INET6);
+}
+
+/* The socket's tuple; false while it is not complete (no local port yet). */
 static __always_inline int sock_key_of(struct sock *sk, struct sock_key *k)
 {
 	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
 	if (family == AF_INET) {
 		map_v4(k->saddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
 		map_v4(k->daddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
@@ -117,35 +122,50 @@ static __always_inline int sock_key_of(struct sock *sk, struct sock_key *k)
 	k->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	k->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	k->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	return 1;
+	return k->sport != 0 && k->dport != 0;
 }
 
-/* The socket's entry; a new one (or, with fresh, a replaced one) starts now. */
-static __always_inline struct sock_stats *sock_get(const struct sock_key *k, __u64 now, __u32 flags, int fresh)
+/* Keeps the tuple once it is complete; it no longer changes after that. */
+static __always_inline void refresh_key(struct sock *sk, struct sock_stats *st)
 {
-	struct sock_stats *s = NULL;
-	__u32 zero = 0;
+	struct sock_key k = {};
 
-	if (!fresh) {
-		s = bpf_map_lookup_elem(&socks, k);
-		if (s)
-			return s;
-	}
+	if (st->key.sport == 0 && sock_key_of(sk, &k))
+		__builtin_memcpy(&st->key, &k, sizeof(k));
+}
+
+/*
+ * The socket's entry; a new one starts now. fresh replaces an entry an old
+ * socket with the same tuple left (counted as created only when none was
+ * there, so that created - deleted - present = evicted holds).
+ */
+static __always_inline struct sock_stats *sock_get(struct sock *sk, __u64 now, __u32 flags, int fresh)
+{
+	__u64 id = (__u64)sk;
+	struct sock_stats *s = bpf_map_lookup_elem(&socks, &id);
+	int existed = s != NULL;
+	__u32 zero = 0;
+	long err;
+
+	if (s && !fresh)
+		return s;
 	s = bpf_map_lookup_elem(&sock_zero, &zero);
 	if (!s)
 		return NULL;
 	s->s.start_ns = now;
 	s->s.last_ns = now;
 	s->s.flags = flags;
-	if (bpf_map_update_elem(&socks, k, s, fresh ? BPF_ANY : BPF_NOEXIST) != 0 && !fresh) {
-		/* EEXIST: created meanwhile on another CPU, which is fine */
-	}
+	err = bpf_map_update_elem(&socks, &id, s, fresh ? BPF_ANY : BPF_NOEXIST);
 	s->s.start_ns = 0;
 	s->s.last_ns = 0;
 	s->s.flags = 0;
-	s = bpf_map_lookup_elem(&socks, k);
+	if (err == 0 && !existed)
+		sstat_inc(SSTAT_CREATED);
+	s = bpf_map_lookup_elem(&socks, &id);
 	if (!s)
 		sstat_inc(SSTAT_CREATE_ERROR);
+	else
+		refresh_key(sk, s);
 	return s;
 }
 
@@ -182,6 +202,7 @@ static __always_inline void read_state(struct tcp_sock *tp, struct sock_stats *s
 		return;
 	__sync_fetch_and_add(&s->srtt_count, 1);
 	__sync_fetch_and_add(&s->srtt_sum_us, srtt);
+	__sync_fetch_and_add(&s->cwnd_sum, cwnd);
 	if (!s->srtt_min_us || srtt < s->srtt_min_us)
 		s->srtt_min_us = srtt;
 	if (srtt > s->srtt_max_us)
@@ -231,8 +252,9 @@ static __always_inline __u32 mptcp_token_of(struct sock *sk, int *join)
 	return BPF_CORE_READ(msk, token);
 }
 
-static __always_inline void subflow_opened(struct sock_stats *st, const struct sock_key *k, __u32 token, int join, __u64 now)
+static __always_inline void subflow_opened(struct sock_stats *st, __u32 token, int join, __u64 now)
 {
+	const struct sock_key *k = &st->key;
 	struct mptcp_key mk = { .token = token, .netns = k->netns };
 	struct mptcp_conn *c = bpf_map_lookup_elem(&mptcp_conns, &mk);
 
@@ -287,20 +309,21 @@ static __always_inline __u8 close_reason(struct sock *sk, __u32 flags)
 
 static __always_inline void on_state(struct sock *sk, int newstate)
 {
-	struct sock_key k = {};
+	__u64 id = (__u64)sk;
 	struct sock_stats *st;
 	__u64 now;
 
-	if (!sock_key_of(sk, &k))
+	if (!is_tcp(sk))
 		return;
 	sstat_inc(SSTAT_STATE_EVENTS);
 	now = bpf_ktime_get_ns();
 	if (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV) {
-		/* a new connection: replaces whatever an old one with this tuple left */
-		sock_get(&k, now, newstate == TCP_SYN_SENT ? SOCK_F_ACTIVE : SOCK_F_PASSIVE, 1);
+		/* a new connection: replaces what a freed socket at this address left */
+		sock_get(sk, now, newstate == TCP_SYN_SENT ? SOCK_F_ACTIVE : SOCK_F_PASSIVE, 1);
 		return;
 	}
-	st = sock_get(&k, now, 0, 0);
+	/* listeners and other sockets without a connection are not tracked */
+	st = newstate == TCP_ESTABLISHED ? sock_get(sk, now, 0, 0) : bpf_map_lookup_elem(&socks, &id);
 	if (!st)
 		return;
 	st->s.state = newstate;
@@ -308,12 +331,13 @@ static __always_inline void on_state(struct sock *sk, int newstate)
 		int join = 0;
 		__u32 token = mptcp_token_of(sk, &join);
 
+		refresh_key(sk, st);
 		read_counters((void *)sk, &st->s, now);
 		read_state((void *)sk, st, 0);
 		st->s.flags |= SOCK_F_ESTABLISHED;
 		if (token)
-			subflow_opened(st, &k, token, join, now);
-		emit(SOCK_EV_OPENED, &k, &st->s, 0);
+			subflow_opened(st, token, join, now);
+		emit(SOCK_EV_OPENED, &st->key, &st->s, 0);
 	} else if (newstate == TCP_CLOSE) {
 		__u32 flags = st->s.flags;
 
@@ -325,23 +349,22 @@ static __always_inline void on_state(struct sock *sk, int newstate)
 		st->s.close_reason = close_reason(sk, flags);
 		st->s.flags = flags | SOCK_F_CLOSED;
 		if (flags & SOCK_F_ESTABLISHED)
-			emit(SOCK_EV_CLOSED, &k, &st->s, 0);
+			emit(SOCK_EV_CLOSED, &st->key, &st->s, 0);
 		if (st->s.mptcp_token)
-			subflow_closed(&k, st->s.mptcp_token, now);
+			subflow_closed(&st->key, st->s.mptcp_token, now);
 	}
 }
 
 static __always_inline void on_probe(struct sock *sk)
 {
-	struct sock_key k = {};
 	struct sock_stats *st;
 	__u64 now;
 
-	if (!sock_key_of(sk, &k))
+	if (!is_tcp(sk))
 		return;
 	sstat_inc(SSTAT_PROBE_EVENTS);
 	now = bpf_ktime_get_ns();
-	st = sock_get(&k, now, 0, 0);
+	st = sock_get(sk, now, 0, 0);
 	if (!st)
 		return;
 	if (scfg.sample_interval_ns && st->s.srtt_count && now - st->s.last_ns < scfg.sample_interval_ns)
@@ -352,27 +375,26 @@ static __always_inline void on_probe(struct sock *sk)
 
 static __always_inline void on_retransmit(struct sock *sk)
 {
-	struct sock_key k = {};
 	struct sock_stats *st;
 	__u64 now;
 
-	if (!sock_key_of(sk, &k))
+	if (!is_tcp(sk))
 		return;
-	sstat_inc(SSTAT_RETRANS_EVENTS);
+	sstat_inc(SSTAT_RETRANSMIT_EVENTS);
 	now = bpf_ktime_get_ns();
-	st = sock_get(&k, now, 0, 0);
+	st = sock_get(sk, now, 0, 0);
 	if (st)
 		read_counters((void *)sk, &st->s, now);
 }
 
 static __always_inline void on_reset(struct sock *sk, __u32 flag)
 {
-	struct sock_key k = {};
+	__u64 id = (__u64)sk;
 	struct sock_stats *st;
 
-	if (!sk || !sock_key_of(sk, &k))
+	if (!sk)
 		return;
-	st = bpf_map_lookup_elem(&socks, &k);
+	st = bpf_map_lookup_elem(&socks, &id);
 	if (st)
 		__sync_fetch_and_or(&st->s.flags, flag);
 }

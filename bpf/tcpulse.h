@@ -174,6 +174,7 @@ struct sock_summary {
 	__u64 bytes_acked;
 	__u64 bytes_received;
 	__u64 srtt_sum_us;
+	__u64 cwnd_sum;       /* sum of the cwnd samples (as many as srtt_count) */
 	__u32 segs_out;
 	__u32 segs_in;
 	__u32 retrans;        /* retransmitted segments (tcp_sock.total_retrans) */
@@ -194,7 +195,14 @@ struct sock_summary {
 	__u16 _pad;
 };
 
+/*
+ * The socks map is keyed by the kernel's socket address (a u64): a socket's
+ * tuple is not complete before connect() picks the local port and is gone
+ * again when it closes. The tuple is kept here from the first event where
+ * it is complete; key.sport == 0 means not yet.
+ */
 struct sock_stats {
+	struct sock_key key;
 	struct sock_summary s;
 	__u32 srtt_hist[HIST_BUCKETS]; /* microseconds, one sample per tcp_probe */
 	__u32 cwnd_hist[HIST_BUCKETS]; /* segments */
@@ -228,8 +236,9 @@ struct sock_event {
 
 enum sock_stat {
 	SSTAT_PROBE_EVENTS = 0,  /* tcp_probe events handled */
-	SSTAT_RETRANS_EVENTS,
+	SSTAT_RETRANSMIT_EVENTS,
 	SSTAT_STATE_EVENTS,
+	SSTAT_CREATED,           /* socket entries created */
 	SSTAT_CREATE_ERROR,      /* socket entry could not be created */
 	SSTAT_EVENTS_LOST,       /* ring buffer full */
 	SSTAT_MAX,

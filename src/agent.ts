@@ -1,6 +1,7 @@
 /**
- * The agent: resolves interfaces, loads and attaches the packet probe,
- * reads the flow table once per interval into series, and serves them.
+ * The agent: resolves interfaces, loads and attaches the packet and socket
+ * probes, reads their tables once per interval into series, turns socket
+ * events into counters and connection records, and serves the result.
  * Every round catches, counts and logs its own errors; the loop never dies.
  */
 import type { Server } from 'node:http';
@@ -9,15 +10,20 @@ import { join } from 'node:path';
 import { projectRoot } from './paths.js';
 import type { Config } from './config.js';
 import { ConfigError } from './errors.js';
-import { FlowEventType, type FlowEventValue } from './bpf/layout.js';
+import { CloseReason, FlowEventType, SockEventType, SockFlag, type FlowEventValue, type SockEventValue } from './bpf/layout.js';
 import { PacketProbe } from './probes/packets.js';
+import { SocketProbe, type MptcpConnValue } from './probes/sockets.js';
 import { ETHERNET_TYPES, isGlob, listInterfaces, matchInterfaces, type NetInterface } from './net/interfaces.js';
 import { Rollup } from './flows/rollup.js';
-import { FlowTable } from './flows/table.js';
+import { MapMirror } from './flows/mirror.js';
+import { flowKind } from './flows/flowtable.js';
+import { mptcpId, SockKind } from './flows/socktable.js';
+import { CLOSE_REASONS, type CloseReasonName } from './flows/series.js';
 import { addressToString } from './flows/address.js';
 import { PrometheusExporter } from './export/prometheus.js';
+import { ConnectionLog, monoToWallMs } from './export/connlog.js';
 import { startServer } from './export/server.js';
-import type { Snapshot } from './snapshot.js';
+import type { ProbeStatus, Snapshot } from './snapshot.js';
 import type { Logger } from './log.js';
 
 export const version: string = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).version;
@@ -45,70 +51,100 @@ export function resolveInterfaces(patterns: string[], log: Logger, all = listInt
   });
 }
 
-const eventNames: Record<number, string> = {
+const flowEventNames: Record<number, string> = {
   [FlowEventType.opened]: 'opened',
   [FlowEventType.closedFin]: 'closed_fin',
   [FlowEventType.closedRst]: 'closed_rst',
 };
 
+/** Evictions: every entry created is in the table, was deleted by us, or was evicted. */
+function evictions(prev: number, created: number, deleted: number, inTable: number): number {
+  return Math.max(prev, created - deleted - inTable);
+}
+
 export class Agent {
   private timer: NodeJS.Timeout | null = null;
   private server: Server | null = null;
   private rounds = 0;
-  private evictedTotal = 0;
-  private evictedLogged = 0;
   private roundErrors = 0;
+  private flowEvicted = 0;
+  private sockEvicted = 0;
+  private evictedLogged = 0;
   private readonly flowEvents: Record<string, number> = { opened: 0, closed_fin: 0, closed_rst: 0 };
+  private mptcp: MptcpConnValue[] = [];
   readonly prom: PrometheusExporter;
   private readonly rollup: Rollup;
-  private readonly table: FlowTable;
+  private readonly flows: MapMirror<unknown>;
+  private readonly flowKind: ReturnType<typeof flowKind>;
+  private readonly sockKind: SockKind;
+  private readonly socks: MapMirror<unknown> | null;
+  private connLog: ConnectionLog | null = null;
 
   private constructor(
     readonly config: Config,
     private readonly log: Logger,
-    private readonly probe: PacketProbe,
+    private readonly packets: PacketProbe,
+    private readonly sockets: SocketProbe | null,
   ) {
     this.rollup = new Rollup(config.maxSeries);
-    this.table = new FlowTable(probe.flows, this.rollup, {
-      idleNs: config.flowIdleTimeoutMs * 1e6,
-      closedNs: config.flowClosedTimeoutMs * 1e6,
-      minRttWindowNs: config.rtt.minRttWindowMs * 1e6,
+    const timeouts = { idleNs: config.flowIdleTimeoutMs * 1e6, closedNs: config.flowClosedTimeoutMs * 1e6 };
+    this.flowKind = flowKind(this.rollup, config.rtt.minRttWindowMs * 1e6);
+    this.flows = new MapMirror(packets.flows, this.flowKind, timeouts) as MapMirror<unknown>;
+    this.sockKind = new SockKind(this.rollup, {
+      firstKey: (token, netns) => this.mptcp.find((c) => c.token === token && c.netns === netns)?.first,
     });
+    this.socks = sockets?.socks ? (new MapMirror(sockets.socks, this.sockKind, timeouts) as MapMirror<unknown>) : null;
     this.prom = new PrometheusExporter({ localRtt: config.rtt.localSide, buckets: config.rtt.buckets, version });
   }
 
   static async start(config: Config, log: Logger): Promise<Agent> {
     const ifaces = resolveInterfaces(config.interfaces, log);
-    const probe = new PacketProbe(config, log);
-    const agent = new Agent(config, log, probe);
+    const packets = new PacketProbe(config, log);
+    let sockets: SocketProbe | null = null;
+    let agent: Agent | null = null;
     try {
+      if (config.sockets.enabled) sockets = new SocketProbe(config, log);
+      agent = new Agent(config, log, packets, sockets);
+      if (config.connectionLog.path) {
+        agent.connLog = new ConnectionLog(config.connectionLog.path, config.connectionLog.groups, (err) =>
+          log.error('connection log', { error: err }),
+        );
+      }
       for (const i of ifaces) {
         try {
-          probe.attach(i);
+          packets.attach(i);
         } catch (err) {
           log.error('attach failed', { interface: i.name, error: err });
         }
       }
-      if (probe.attached().length === 0 && ifaces.length > 0) throw new Error('could not attach to any interface');
-      log.info('flow table', {
-        entries: config.flowTableSize,
-        bytes: probe.flowTableBytes(),
-        mib: +(probe.flowTableBytes() / 2 ** 20).toFixed(1),
+      if (packets.attached().length === 0 && ifaces.length > 0) throw new Error('could not attach to any interface');
+      log.info('kernel tables', {
+        flows: config.flowTableSize,
+        flowBytes: packets.flowTableBytes(),
+        sockets: sockets?.enabled ? config.sockets.tableSize : 0,
+        socketBytes: sockets?.tableBytes() ?? 0,
+        mib: +((packets.flowTableBytes() + (sockets?.tableBytes() ?? 0)) / 2 ** 20).toFixed(1),
       });
-      probe.onEvents((ev) => agent.onEvent(ev), (err) => log.warn('ring buffer', { error: err }));
+      const a = agent;
+      packets.onEvents((ev) => a.onFlowEvent(ev), (err) => log.warn('ring buffer', { error: err }));
+      sockets?.onEvents((ev) => a.onSockEvent(ev), (err) => log.warn('ring buffer', { error: err }));
       agent.round();
       agent.server = await startServer(config.listen.host, config.listen.port, agent.prom, agent, log);
       log.info('serving', { listen: `${config.listen.host}:${config.listen.port}` });
     } catch (err) {
-      await agent.stop();
+      if (agent) await agent.stop();
+      else {
+        sockets?.close();
+        packets.close();
+      }
       throw err;
     }
     agent.timer = setInterval(() => agent.round(), config.intervalMs);
     return agent;
   }
 
-  private onEvent(ev: FlowEventValue): void {
-    const name = eventNames[ev.type] ?? 'unknown';
+  private onFlowEvent(ev: FlowEventValue): void {
+    const name = flowEventNames[ev.type] ?? 'unknown';
     this.flowEvents[name] = (this.flowEvents[name] ?? 0) + 1;
     this.log.debug('flow event', {
       event: name,
@@ -118,49 +154,111 @@ export class Agent {
     });
   }
 
+  private onSockEvent(ev: SockEventValue): void {
+    const now = monoNs();
+    const s = this.sockKind.seriesOf(ev.key, ev.s.flags, ev.s.mptcpToken, now);
+    s.lastActiveNs = now;
+    const subflow = (ev.s.flags & SockFlag.mptcp) !== 0;
+    if (ev.type === SockEventType.opened) {
+      s.opened++;
+      if (subflow) s.subflowEvents.established++;
+    } else if (ev.type === SockEventType.closed) {
+      const reason = CloseReason[ev.s.closeReason] as string;
+      if (CLOSE_REASONS.includes(reason as CloseReasonName)) s.closed[reason as CloseReasonName]++;
+      if (subflow) s.subflowEvents.closed++;
+    } else if (ev.type === SockEventType.mptcpClosed) {
+      s.mptcpSubflows.set(ev.subflows, (s.mptcpSubflows.get(ev.subflows) ?? 0) + 1);
+      s.mptcpSubflowsSum += ev.subflows;
+      this.sockKind.forgetConnection(ev.s.mptcpToken, ev.key.netns);
+    }
+    if (this.connLog && ev.type !== SockEventType.opened) {
+      const wallNow = Date.now();
+      this.connLog.write(ev, (mono) => monoToWallMs(mono, now, wallNow));
+    }
+  }
+
   ready(): { ok: boolean; reason?: string } {
-    if (this.probe.attached().length === 0) return { ok: false, reason: 'no interface attached' };
+    if (this.packets.attached().length === 0) return { ok: false, reason: 'no interface attached' };
     if (this.rounds === 0) return { ok: false, reason: 'no round done yet' };
     return { ok: true };
   }
 
-  /** One round: events, flow table, series, snapshot. Never throws. */
+  private probeStatus(): ProbeStatus[] {
+    const attached = this.packets.attached().length > 0;
+    const tc = this.packets.tcAttachMethod() ?? 'none';
+    const out: ProbeStatus[] = [
+      { probe: 'packet_ingress', hook: this.config.ingressHook === 'xdp' ? 'xdp' : tc, available: attached },
+      { probe: 'packet_egress', hook: tc, available: attached },
+    ];
+    for (const c of this.sockets?.choices ?? []) {
+      out.push({ probe: c.signal, hook: c.chosen?.family ?? 'none', available: c.chosen !== null });
+    }
+    return out;
+  }
+
+  /** One round: events, tables, series, snapshot. Never throws. */
   round(): void {
     try {
-      this.probe.drainEvents();
-      // kernel counters before the table: every flow created by then is
-      // in the table, deleted by us, or evicted
-      const kernel = this.probe.readStats();
+      this.packets.drainEvents();
+      this.sockets?.drainEvents();
+      // kernel counters before the tables: every entry created by then is
+      // in its table, deleted by us, or evicted
+      const kernel = this.packets.readStats();
+      const sockStats = this.sockets?.readStats();
       const now = monoNs();
-      const r = this.table.round(now);
-      this.evictedTotal = Math.max(this.evictedTotal, kernel.flow_created - this.table.deletedTotal - r.flows);
+      for (const s of this.rollup.all()) s.beginRound();
+      this.mptcp = this.sockets?.readMptcp() ?? [];
+      this.flowKind.setNow(now);
+      const r = this.flows.round(now);
+      const rs = this.socks?.round(now);
+      for (const c of this.mptcp) {
+        const s = this.sockKind.seriesOf(c.first, SockFlag.mptcp, c.token, now);
+        s.mptcpConnections++;
+        s.mptcpSubflowsOpen += c.open;
+      }
+      this.flowEvicted = evictions(this.flowEvicted, kernel.flow_created, this.flows.deletedTotal, r.entries);
+      if (rs && sockStats) this.sockEvicted = evictions(this.sockEvicted, sockStats.created, this.socks!.deletedTotal, rs.entries);
       this.rollup.expire(now, this.config.seriesIdleTimeoutMs * 1e6);
-      const attached = this.probe.attached();
+      const attached = this.packets.attached();
       const snap: Snapshot = {
         timeNs: now,
-        series: this.rollup.all().map((s) => ({ labels: s.labels, total: s.total(), minRttNs: [...s.minRttNs], flows: s.flows })),
+        series: this.rollup.all().map((s) => ({
+          labels: s.labels,
+          total: s.total(),
+          minRttNs: [...s.minRttNs],
+          flows: s.flows,
+          sockets: s.sockets,
+          opened: s.opened,
+          closed: { ...s.closed },
+          subflowEvents: { ...s.subflowEvents },
+          mptcpSubflows: new Map(s.mptcpSubflows),
+          mptcpSubflowsSum: s.mptcpSubflowsSum,
+          mptcpConnections: s.mptcpConnections,
+          mptcpSubflowsOpen: s.mptcpSubflowsOpen,
+        })),
         kernel,
-        flowsInTable: r.flows,
-        flowTableCapacity: this.probe.flows.maxEntries,
-        flowTableBytes: this.probe.flowTableBytes(),
-        evictedTotal: this.evictedTotal,
+        sockKernel: sockStats ?? null,
+        tables: [
+          { table: 'flows' as const, entries: r.entries, capacity: this.packets.flows.maxEntries, bytes: this.packets.flowTableBytes(), evicted: this.flowEvicted },
+          ...(this.socks && this.sockets?.socks
+            ? [{ table: 'sockets' as const, entries: rs!.entries, capacity: this.sockets.socks.maxEntries, bytes: this.sockets.tableBytes(), evicted: this.sockEvicted }]
+            : []),
+        ],
         overflowTotal: this.rollup.overflowedFlows,
-        roundSeconds: r.durationMs / 1000,
-        probes: {
-          [`packet_ingress_${this.config.ingressHook}`]: attached.length > 0,
-          packet_egress_tc: attached.length > 0,
-          ...(this.probe.tcAttachMethod() ? { [this.probe.tcAttachMethod()!]: attached.length > 0 } : {}),
-        },
+        roundSeconds: (r.durationMs + (rs?.durationMs ?? 0)) / 1000,
+        probes: this.probeStatus(),
         interfaces: attached.map((a) => ({ name: a.iface.name, links: a.links.map((l) => l.description) })),
         flowEvents: { ...this.flowEvents },
+        connectionLogRecords: this.connLog?.written ?? 0,
       };
       this.prom.update(snap);
       this.rounds++;
-      if (this.evictedTotal > this.evictedLogged) {
-        this.log.warn('flows evicted from a full flow table', { evicted: this.evictedTotal - this.evictedLogged, capacity: snap.flowTableCapacity });
-        this.evictedLogged = this.evictedTotal;
+      const evicted = this.flowEvicted + this.sockEvicted;
+      if (evicted > this.evictedLogged) {
+        this.log.warn('entries evicted from a full kernel table', { evicted: evicted - this.evictedLogged });
+        this.evictedLogged = evicted;
       }
-      this.log.debug('round', { flows: r.flows, deleted: r.deleted, evicted: r.evicted, series: snap.series.length, ms: +r.durationMs.toFixed(2) });
+      this.log.debug('round', { flows: r.entries, sockets: rs?.entries ?? 0, series: snap.series.length, ms: +(snap.roundSeconds * 1000).toFixed(2) });
     } catch (err) {
       this.roundErrors++;
       this.log.error('round failed', { error: err, errors: this.roundErrors });
@@ -177,6 +275,16 @@ export class Agent {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-    this.probe.close();
+    try {
+      this.sockets?.drainEvents(); // the last completion records
+    } catch {
+      // stopping anyway
+    }
+    this.sockets?.close();
+    this.packets.close();
+    await this.connLog?.close();
+    this.connLog = null;
   }
 }
+
+export { mptcpId };

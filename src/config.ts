@@ -11,6 +11,7 @@ import { projectRoot } from './paths.js';
 import { ConfigError } from './errors.js';
 import { LogLevels, type LogLevel } from './log.js';
 import type { BucketResolution } from './export/prometheus.js';
+import type { HookFamily } from './probes/hooks.js';
 
 export interface Config {
   /** Interface names or globs (`veth*`, `eth[01]`) to attach to. */
@@ -49,7 +50,27 @@ export interface Config {
   seriesIdleTimeoutMs: number;
   /** Directory holding the compiled BPF objects. */
   bpfDir: string;
+  sockets: {
+    /** Socket signals (srtt, cwnd, retransmits, lifecycle, MPTCP) for sockets on this node. */
+    enabled: boolean;
+    /** Entries of the kernel socket table (LRU). */
+    tableSize: number;
+    /** Hook families to try, best first. */
+    hooks: HookFamily[];
+    /** Minimum gap between two srtt/cwnd samples of one socket (ms; 0: every tcp_probe event). */
+    sampleIntervalMs: number;
+  };
+  connectionLog: {
+    /** JSON lines, one per finished connection; null: off. */
+    path: string | null;
+    /** Field groups written: core always, rtt, window, mptcp. */
+    groups: ConnLogGroup[];
+  };
 }
+
+export const CONN_LOG_GROUPS = ['core', 'rtt', 'window', 'mptcp'] as const;
+export type ConnLogGroup = (typeof CONN_LOG_GROUPS)[number];
+const HOOK_FAMILIES = ['tp_btf', 'raw_tp', 'kprobe'] as const;
 
 export const defaults: Config = {
   interfaces: [],
@@ -66,6 +87,8 @@ export const defaults: Config = {
   flowClosedTimeoutMs: 10_000,
   seriesIdleTimeoutMs: 600_000,
   bpfDir: join(projectRoot, 'bpf'),
+  sockets: { enabled: true, tableSize: 16384, hooks: [...HOOK_FAMILIES], sampleIntervalMs: 0 },
+  connectionLog: { path: null, groups: [...CONN_LOG_GROUPS] },
 };
 
 export const usage = `Usage: tcpulse [options]
@@ -87,6 +110,9 @@ Options:
       --rtt-rate-limit D    minimum gap between RTT timestamps per flow [0]
       --min-rtt-window D    min RTT window [30s]
       --rtt-buckets RES     exported RTT buckets: fine, medium, coarse [medium]
+      --connection-log FILE one JSON line per finished connection
+      --connection-log-fields G  field groups: core,rtt,window,mptcp [all]
+      --no-sockets          packet path only: no socket signals
   -h, --help                this text
   -V, --version             the version
 
@@ -116,6 +142,13 @@ function parseChoice<T extends string>(what: string, v: unknown, choices: readon
     throw new ConfigError(`${what}: expected one of ${choices.join(', ')}, got ${JSON.stringify(v)}`);
   }
   return v as T;
+}
+
+/** A list (YAML sequence or comma-separated string) of choices. */
+function parseList<T extends string>(what: string, v: unknown, choices: readonly T[]): T[] {
+  const list = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
+  if (!Array.isArray(list)) throw new ConfigError(`${what}: expected a list of ${choices.join(', ')}`);
+  return list.map((x) => parseChoice(what, x, choices));
 }
 
 function parseBool(what: string, v: unknown): boolean {
@@ -160,11 +193,17 @@ function rejectUnknown(what: string, raw: Raw, known: string[]): void {
 
 /** Applies a raw (file or flag) object over base; each key validated. */
 export function applyRaw(base: Config, raw: Raw, where: string): Config {
-  const c: Config = { ...base, listen: { ...base.listen }, rtt: { ...base.rtt } };
+  const c: Config = {
+    ...base,
+    listen: { ...base.listen },
+    rtt: { ...base.rtt },
+    sockets: { ...base.sockets },
+    connectionLog: { ...base.connectionLog },
+  };
   const at = (k: string) => `${where}${k}`;
   rejectUnknown(where || 'config', raw, [
     'interfaces', 'listen', 'logLevel', 'interval', 'flowTableSize', 'maxSeries', 'ingressHook', 'xdpMode',
-    'tcAttach', 'rtt', 'flowIdleTimeout', 'flowClosedTimeout', 'seriesIdleTimeout', 'bpfDir',
+    'tcAttach', 'rtt', 'flowIdleTimeout', 'flowClosedTimeout', 'seriesIdleTimeout', 'bpfDir', 'sockets', 'connectionLog',
   ]);
   if (raw.interfaces !== undefined) c.interfaces = parseInterfaces(at('interfaces'), raw.interfaces);
   if (raw.listen !== undefined) c.listen = parseListen(at('listen'), raw.listen);
@@ -181,6 +220,23 @@ export function applyRaw(base: Config, raw: Raw, where: string): Config {
   if (raw.bpfDir !== undefined) {
     if (typeof raw.bpfDir !== 'string' || !raw.bpfDir) throw new ConfigError(`${at('bpfDir')}: expected a directory`);
     c.bpfDir = raw.bpfDir;
+  }
+  if (raw.sockets !== undefined) {
+    const r = obj(at('sockets'), raw.sockets);
+    rejectUnknown(at('sockets'), r, ['enabled', 'tableSize', 'hooks', 'sampleInterval']);
+    if (r.enabled !== undefined) c.sockets.enabled = parseBool(at('sockets.enabled'), r.enabled);
+    if (r.tableSize !== undefined) c.sockets.tableSize = parseInteger(at('sockets.tableSize'), r.tableSize, 64, 4_194_304);
+    if (r.hooks !== undefined) c.sockets.hooks = parseList(at('sockets.hooks'), r.hooks, HOOK_FAMILIES);
+    if (r.sampleInterval !== undefined) c.sockets.sampleIntervalMs = parseDuration(at('sockets.sampleInterval'), r.sampleInterval);
+  }
+  if (raw.connectionLog !== undefined) {
+    const r = obj(at('connectionLog'), raw.connectionLog);
+    rejectUnknown(at('connectionLog'), r, ['path', 'groups']);
+    if (r.path !== undefined) {
+      if (r.path !== null && (typeof r.path !== 'string' || !r.path)) throw new ConfigError(`${at('connectionLog.path')}: expected a file path`);
+      c.connectionLog.path = r.path as string | null;
+    }
+    if (r.groups !== undefined) c.connectionLog.groups = parseList(at('connectionLog.groups'), r.groups, CONN_LOG_GROUPS);
   }
   if (raw.rtt !== undefined) {
     const r = obj(at('rtt'), raw.rtt);
@@ -227,6 +283,9 @@ export function parseCli(argv: string[]): CliResult {
         'rtt-rate-limit': { type: 'string' },
         'min-rtt-window': { type: 'string' },
         'rtt-buckets': { type: 'string' },
+        'connection-log': { type: 'string' },
+        'connection-log-fields': { type: 'string' },
+        'no-sockets': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -270,6 +329,11 @@ export function parseCli(argv: string[]): CliResult {
   if (v['min-rtt-window'] !== undefined) rtt.minRttWindow = v['min-rtt-window'];
   if (v['rtt-buckets'] !== undefined) rtt.buckets = v['rtt-buckets'];
   if (Object.keys(rtt).length) flags.rtt = { ...rtt };
+  const connLog: Raw = {};
+  if (v['connection-log'] !== undefined) connLog.path = v['connection-log'];
+  if (v['connection-log-fields'] !== undefined) connLog.groups = v['connection-log-fields'];
+  if (Object.keys(connLog).length) flags.connectionLog = connLog;
+  if (v['no-sockets']) flags.sockets = { enabled: false };
   // flag errors name the flag, not the config key
   try {
     config = applyRaw(config, flags, '');
@@ -283,7 +347,7 @@ function flagName(key: string): string {
   const map: Record<string, string> = {
     interfaces: 'interface', logLevel: 'log-level', flowTableSize: 'flow-table-size', maxSeries: 'max-series',
     ingressHook: 'ingress-hook', xdpMode: 'xdp-mode', tcAttach: 'tc-attach', rateLimit: 'rtt-rate-limit',
-    minRttWindow: 'min-rtt-window', buckets: 'rtt-buckets',
+    minRttWindow: 'min-rtt-window', buckets: 'rtt-buckets', path: 'connection-log', groups: 'connection-log-fields',
   };
   return map[key] ?? key;
 }

@@ -2,9 +2,9 @@
  * What one round of the agent produced: the state every exporter renders.
  * Exporters read snapshots; they never touch BPF maps themselves.
  */
-import type { StatName } from './bpf/layout.js';
+import type { SockStatName, StatName } from './bpf/layout.js';
 import type { Counters } from './flows/counters.js';
-import type { Labels } from './flows/series.js';
+import type { CloseReasonName, Labels } from './flows/series.js';
 
 export interface SeriesView {
   labels: Labels;
@@ -12,6 +12,29 @@ export interface SeriesView {
   /** Windowed min RTT per side (ns), Infinity when none. */
   minRttNs: readonly number[];
   flows: number;
+  sockets: number;
+  opened: number;
+  closed: Record<CloseReasonName, number>;
+  subflowEvents: { established: number; closed: number };
+  /** subflows per finished MPTCP connection -> connections */
+  mptcpSubflows: ReadonlyMap<number, number>;
+  mptcpSubflowsSum: number;
+  mptcpConnections: number;
+  mptcpSubflowsOpen: number;
+}
+
+export interface ProbeStatus {
+  probe: string;
+  hook: string;
+  available: boolean;
+}
+
+export interface TableStatus {
+  table: 'flows' | 'sockets';
+  entries: number;
+  capacity: number;
+  bytes: number;
+  evicted: number;
 }
 
 export interface Snapshot {
@@ -19,14 +42,12 @@ export interface Snapshot {
   timeNs: number;
   series: SeriesView[];
   kernel: Record<StatName, number>;
-  flowsInTable: number;
-  flowTableCapacity: number;
-  flowTableBytes: number;
-  evictedTotal: number;
+  sockKernel: Record<SockStatName, number> | null;
+  tables: TableStatus[];
   overflowTotal: number;
   roundSeconds: number;
-  /** probe name -> loaded and attached */
-  probes: Record<string, boolean>;
+  probes: ProbeStatus[];
   interfaces: { name: string; links: string[] }[];
   flowEvents: Record<string, number>;
+  connectionLogRecords: number;
 }

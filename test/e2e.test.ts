@@ -143,13 +143,14 @@ for (const hook of ['tc', 'xdp'] as const) {
       const lint = await run('bash', ['-c', 'promtool check metrics'], { input: text, allowFail: true });
       assert.equal(lint.code, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
       const m = parseProm(text);
-      assert.equal(one(m, 'tcpulse_probe_available', { probe: `packet_ingress_${hook}` }), 1);
-      assert.equal(one(m, 'tcpulse_probe_available', { probe: 'packet_egress_tc' }), 1);
+      assert.equal(one(m, 'tcpulse_probe_available', { probe: 'packet_ingress', hook: hook === 'xdp' ? 'xdp' : 'tcx' }), 1);
+      assert.equal(one(m, 'tcpulse_probe_available', { probe: 'packet_egress', hook: 'tcx' }), 1);
       assert.equal(pick(m, 'tcpulse_interface_attached', { interface: lab.vethA }).length, 2);
       assert.equal(one(m, 'tcpulse_series_overflow_total'), 0);
-      assert.equal(one(m, 'tcpulse_flow_table_evictions_total'), 0);
-      assert.ok(one(m, 'tcpulse_flow_table_entries') >= 3);
-      assert.equal(one(m, 'tcpulse_flow_table_memory_bytes'), one(m, 'tcpulse_flow_table_capacity') * 1040);
+      const flows = { table: 'flows' };
+      assert.equal(one(m, 'tcpulse_flow_table_evictions_total', flows), 0);
+      assert.ok(one(m, 'tcpulse_flow_table_entries', flows) >= 3);
+      assert.equal(one(m, 'tcpulse_flow_table_memory_bytes', flows), one(m, 'tcpulse_flow_table_capacity', flows) * 1040);
       assert.ok(one(m, 'tcpulse_flow_events_total', { event: 'opened' }) >= 3);
       assert.equal(await agent.fetch('/healthz'), 'ok\n');
     });
@@ -174,7 +175,7 @@ describe('clsact fallback', () => {
         const f = await lab.exec(lab.nsA, 'tc', ['filter', 'show', 'dev', lab.vethA, 'egress']);
         assert.match(f.stdout, /tcpulse_tc_eg/);
         const m = await agent.scrape();
-        assert.equal(one(m, 'tcpulse_probe_available', { probe: 'clsact' }), 1);
+        assert.equal(one(m, 'tcpulse_probe_available', { probe: 'packet_egress', hook: 'clsact' }), 1);
         assert.equal(await agent.stop(), 0);
         await nothingAttached(lab, lab.nsA, lab.vethA, progIds);
       } finally {

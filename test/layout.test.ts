@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlowEvent, FlowKey, FlowStats, RttStats, TcpulseCfg, TsState, HIST_BUCKETS, Stat } from '../src/bpf/layout.js';
+import {
+  FlowEvent, FlowKey, FlowStats, RttStats, TcpulseCfg, TsState, HIST_BUCKETS, Stat,
+  SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockEvent, SockCfg, SockStat,
+} from '../src/bpf/layout.js';
 import type { StructDef } from '../src/bpf/codec.js';
 import { btfStructs, type BtfStruct } from './helpers/btf.js';
 import { projectRoot } from '../src/paths.js';
@@ -35,7 +38,7 @@ function assertSameLayout(def: StructDef, btf: BtfStruct | undefined): void {
   assert.equal(def.size, btf.size, `sizeof(struct ${def.name})`);
 }
 
-const all = [FlowKey, FlowStats, TsState, RttStats, FlowEvent, TcpulseCfg];
+const all = [FlowKey, FlowStats, TsState, RttStats, FlowEvent, TcpulseCfg, SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockEvent, SockCfg];
 
 describe('struct layouts (bpf/tcpulse.h vs src/bpf/layout.ts)', () => {
   const anchor = btfStructs(anchorObject());
@@ -46,6 +49,8 @@ describe('struct layouts (bpf/tcpulse.h vs src/bpf/layout.ts)', () => {
   it('the program object carries the same layouts', () => {
     const prog = btfStructs(join(bpfDir, 'packet.bpf.o'));
     for (const def of [FlowKey, FlowStats, TsState, RttStats, TcpulseCfg]) assertSameLayout(def, prog.get(def.name));
+    const sock = btfStructs(join(bpfDir, 'sock.bpf.o'));
+    for (const def of [SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockCfg]) assertSameLayout(def, sock.get(def.name));
   });
 
   it('constants agree with the header', () => {
@@ -58,6 +63,9 @@ describe('struct layouts (bpf/tcpulse.h vs src/bpf/layout.ts)', () => {
     const stats = /enum stat \{([^}]*)\}/s.exec(readFileSync(join(bpfDir, 'tcpulse.h'), 'utf8'))![1]!;
     const names = [...stats.matchAll(/STAT_([A-Z_]+)/g)].map((m) => m[1]!.toLowerCase()).filter((n) => n !== 'max');
     assert.deepEqual(names, [...Stat]);
+    const sstats = /enum sock_stat \{([^}]*)\}/s.exec(readFileSync(join(bpfDir, 'tcpulse.h'), 'utf8'))![1]!;
+    const snames = [...sstats.matchAll(/SSTAT_([A-Z_]+)/g)].map((m) => m[1]!.toLowerCase()).filter((n) => n !== 'max');
+    assert.deepEqual(snames, [...SockStat]);
   });
 
   it('detects a drifted codec', () => {

@@ -67,9 +67,9 @@ describe('flow table and series budget limits', () => {
     assert.ok(one(last, 'tcpulse_series_overflow_total') > 0, 'flows folded into overflow');
     assert.ok(pick(last, 'tcpulse_packets_total', { peer_address: '__overflow__' }).length === 2);
     // the table: 240 connections through 64 entries
-    assert.ok(one(last, 'tcpulse_flow_table_evictions_total') > 0, 'evictions counted');
-    assert.equal(one(last, 'tcpulse_flow_table_capacity'), 64);
-    assert.equal(one(last, 'tcpulse_flow_table_entries'), 0, 'closed flows removed');
+    assert.ok(one(last, 'tcpulse_flow_table_evictions_total', { table: 'flows' }) > 0, 'evictions counted');
+    assert.equal(one(last, 'tcpulse_flow_table_capacity', { table: 'flows' }), 64);
+    assert.equal(one(last, 'tcpulse_flow_table_entries', { table: 'flows' }), 0, 'closed flows removed');
     for (const s of pick(last, 'tcpulse_flows_active')) assert.equal(s.value, 0);
     // every counter of every series only grows
     for (const name of ['tcpulse_packets_total', 'tcpulse_bytes_total', 'tcpulse_rtt_seconds_count']) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FlowFlag, type FlowKeyValue } from '../src/bpf/layout.js';
 import { addressToString } from '../src/flows/address.js';
 import { flowLabels, OVERFLOW, Rollup, serverPort } from '../src/flows/rollup.js';
-import { windowedMin, isClosed } from '../src/flows/table.js';
+import { windowedMin, isClosed, minRttEpoch } from '../src/flows/flowtable.js';
 
 function v4(a: string): Buffer {
   return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a.split('.').map(Number)]);
@@ -90,6 +90,8 @@ describe('flow state', () => {
     assert.equal(windowedMin(side(5, 8, 300, 100), 10), Infinity, 'too old');
     assert.equal(windowedMin(side(0, 10, 0, 0), 10), Infinity);
     assert.equal(windowedMin(side(1, 0xffffffff, 7, 0), 0), 7, 'epoch wraps at 2^32');
+    assert.equal(minRttEpoch(0, 10e9), 1, 'windows count from 1, so 0 means none');
+    assert.equal(minRttEpoch(25e9, 10e9), 3);
   });
   it('knows a closed flow', () => {
     assert.equal(isClosed(FlowFlag.finEgress), false);

@@ -13,6 +13,7 @@ export const BpfObjectT = koffi.opaque('bpf_object');
 export const BpfMapT = koffi.opaque('bpf_map');
 export const BpfProgramT = koffi.opaque('bpf_program');
 export const RingBufferT = koffi.opaque('ring_buffer');
+export const BpfLinkT = koffi.opaque('bpf_link');
 
 export type Ptr = unknown;
 
@@ -91,6 +92,8 @@ export const libbpf = {
     prog: Ptr,
     autoload: boolean,
   ) => number,
+  program_attach: lib.func('bpf_link *bpf_program__attach(bpf_program *prog)') as (prog: Ptr) => Ptr | null,
+  link_destroy: lib.func('int bpf_link__destroy(bpf_link *link)') as (link: Ptr) => number,
   link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const void *opts)') as (
     progFd: number,
     targetFd: number,

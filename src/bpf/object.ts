@@ -8,6 +8,7 @@ import koffi from 'koffi';
 import { BpfError, check } from '../errors.js';
 import { libbpf, type Ptr } from './libbpf.js';
 import { BpfMap } from './map.js';
+import { AutoLink } from './links/auto.js';
 
 export class BpfObject {
   private obj: Ptr | null;
@@ -85,6 +86,13 @@ export class BpfObject {
       libbpf.map_value_size(m),
       libbpf.map_max_entries(m),
     );
+  }
+
+  /** Attaches a program where its section says (tp_btf/, raw_tp/, kprobe/...). */
+  attach(progName: string): AutoLink {
+    const link = libbpf.program_attach(this.progPtr(progName));
+    if (!link) throw new BpfError(`attach ${progName}`, koffi.errno());
+    return new AutoLink(progName, link);
   }
 
   programFd(name: string): number {

@@ -7,24 +7,34 @@
 import client from 'prom-client';
 import { HIST_BUCKETS, Side } from '../bpf/layout.js';
 import { bucketUpperBound } from '../flows/histogram.js';
-import type { SeriesView, Snapshot } from '../snapshot.js';
-import { header, histogram, labelString, sample, type BucketPlan } from './text.js';
+import type { SeriesView, Snapshot, TableStatus } from '../snapshot.js';
+import type { HistCounters } from '../flows/counters.js';
+import { CLOSE_REASONS } from '../flows/series.js';
+import { header, histogram, labelString, sample, smallHistogram, type BucketPlan } from './text.js';
 
 /** Which kernel bucket bounds become `le` lines: all, two or one per power of two. */
 export type BucketResolution = 'fine' | 'medium' | 'coarse';
 
-export function bucketPlan(res: BucketResolution): BucketPlan {
+/**
+ * The kernel bucket bounds exported as `le`: every one, or the two (1, 1.5)
+ * or one (power of two) per octave. toLe turns a bucket's exclusive upper
+ * bound into the `le` value: seconds for microsecond buckets, the largest
+ * integer inside for integer-valued ones.
+ */
+export function bucketPlan(res: BucketResolution, toLe: (upper: number) => number): BucketPlan {
   const indices: number[] = [];
   for (let i = 0; i < HIST_BUCKETS - 1; i++) {
     const up = bucketUpperBound(i);
-    const exp = Math.floor(Math.log2(up));
-    const pow2 = 2 ** exp === up;
+    const pow2 = 2 ** Math.round(Math.log2(up)) === up;
     const threeHalves = up % 3 === 0 && 2 ** Math.round(Math.log2(up / 3)) * 3 === up;
     if (res === 'fine' || pow2 || (res === 'medium' && threeHalves)) indices.push(i);
   }
-  const le = [...indices.map((i) => `le="${bucketUpperBound(i) / 1e6}"`), 'le="+Inf"'];
+  const le = [...indices.map((i) => `le="${toLe(bucketUpperBound(i))}"`), 'le="+Inf"'];
   return { indices, le };
 }
+
+const usToSeconds = (up: number) => up / 1e6;
+const integerInside = (up: number) => up - 1;
 
 type MetricType = 'counter' | 'gauge';
 interface Value {
@@ -58,10 +68,12 @@ export class PrometheusExporter {
   readonly registry = new client.Registry();
   private snap: Snapshot | null = null;
   private readonly scrapeDuration: client.Histogram;
-  private readonly plan: BucketPlan;
+  private readonly usPlan: BucketPlan;
+  private readonly intPlan: BucketPlan;
 
   constructor(private readonly opts: PrometheusOptions) {
-    this.plan = bucketPlan(opts.buckets);
+    this.usPlan = bucketPlan(opts.buckets, usToSeconds);
+    this.intPlan = bucketPlan(opts.buckets, integerInside);
     const r = this.registry;
     const add = (name: string, help: string, type: MetricType, collect: () => Value[]) =>
       r.registerMetric(new CallbackMetric(name, help, type, collect) as unknown as client.Metric);
@@ -69,15 +81,27 @@ export class PrometheusExporter {
       add(name, help, type, () => [{ labels: {}, value: this.snap ? v(this.snap) : 0 }]);
     const kernel = (k: keyof Snapshot['kernel']) => this.snap?.kernel[k] ?? 0;
 
-    single('tcpulse_flow_table_evictions_total', 'Flows evicted by the kernel (LRU, table full) before the agent read their end.', 'counter', (s) => s.evictedTotal);
+    const tables = (name: string, help: string, type: MetricType, v: (t: TableStatus) => number) =>
+      add(name, help, type, () => (this.snap?.tables ?? []).map((t) => ({ labels: { table: t.table }, value: v(t) })));
+    tables('tcpulse_flow_table_evictions_total', 'Entries the kernel evicted (LRU, table full) before the agent read their end.', 'counter', (t) => t.evicted);
+    tables('tcpulse_flow_table_entries', 'Entries in a kernel table (flows: packet path, sockets: socket path).', 'gauge', (t) => t.entries);
+    tables('tcpulse_flow_table_capacity', 'Maximum entries of a kernel table.', 'gauge', (t) => t.capacity);
+    tables('tcpulse_flow_table_memory_bytes', 'Kernel memory of a table\'s keys and values, from its configured size.', 'gauge', (t) => t.bytes);
     single('tcpulse_series_overflow_total', 'Flows folded into the overflow series because the series budget was spent.', 'counter', (s) => s.overflowTotal);
     single('tcpulse_series', 'Series exported, the overflow series included.', 'gauge', (s) => s.series.length);
-    single('tcpulse_flow_table_entries', 'Entries in the kernel flow table.', 'gauge', (s) => s.flowsInTable);
-    single('tcpulse_flow_table_capacity', 'Maximum entries of the kernel flow table.', 'gauge', (s) => s.flowTableCapacity);
-    single('tcpulse_flow_table_memory_bytes', 'Kernel memory of flow table keys and values, from the configured size.', 'gauge', (s) => s.flowTableBytes);
-    single('tcpulse_rollup_duration_seconds', 'Time the last round took to read the flow table and roll it up.', 'gauge', (s) => s.roundSeconds);
+    single('tcpulse_rollup_duration_seconds', 'Time the last round took to read the kernel tables and roll them up.', 'gauge', (s) => s.roundSeconds);
     single('tcpulse_flow_create_errors_total', 'Flows the kernel could not add to the flow table.', 'counter', () => kernel('flow_create_error'));
-    single('tcpulse_events_lost_total', 'Events dropped because the ring buffer was full.', 'counter', () => kernel('events_lost'));
+    single('tcpulse_events_lost_total', 'Events dropped because a ring buffer was full.', 'counter', (s) => s.kernel.events_lost + (s.sockKernel?.events_lost ?? 0));
+    single('tcpulse_connection_log_records_total', 'Records written to the connection log.', 'counter', (s) => s.connectionLogRecords);
+    add('tcpulse_socket_events_total', 'Kernel socket events handled, by hook.', 'counter', () => {
+      const k = this.snap?.sockKernel;
+      if (!k) return [];
+      return [
+        { labels: { event: 'tcp_probe' }, value: k.probe_events },
+        { labels: { event: 'tcp_retransmit_skb' }, value: k.retransmit_events },
+        { labels: { event: 'inet_sock_set_state' }, value: k.state_events },
+      ];
+    });
     add('tcpulse_bpf_packets_total', 'Packets seen by the packet programs, by parse result.', 'counter', () => [
       { labels: { result: 'tcp' }, value: kernel('packets') - kernel('not_tcp') - kernel('malformed') - kernel('fragment') },
       { labels: { result: 'not_tcp' }, value: kernel('not_tcp') },
@@ -91,8 +115,8 @@ export class PrometheusExporter {
     ]);
     add('tcpulse_flow_events_total', 'Flow events received from the kernel.', 'counter', () =>
       Object.entries(this.snap?.flowEvents ?? {}).map(([event, value]) => ({ labels: { event }, value })));
-    add('tcpulse_probe_available', 'Whether a probe loaded and attached (1) or not (0).', 'gauge', () =>
-      Object.entries(this.snap?.probes ?? {}).map(([probe, ok]) => ({ labels: { probe }, value: ok ? 1 : 0 })));
+    add('tcpulse_probe_available', 'Whether a probe is loaded and attached (1) or not (0), and by which hook.', 'gauge', () =>
+      (this.snap?.probes ?? []).map((p) => ({ labels: { probe: p.probe, hook: p.hook }, value: p.available ? 1 : 0 })));
     add('tcpulse_interface_attached', 'Links the agent holds, per interface and hook.', 'gauge', () =>
       (this.snap?.interfaces ?? []).flatMap((i) => i.links.map((link) => ({ labels: { interface: i.name, link }, value: 1 }))));
     add('tcpulse_build_info', 'Build information.', 'gauge', () => [{ labels: { version: opts.version }, value: 1 }]);
@@ -118,32 +142,56 @@ export class PrometheusExporter {
   renderFlows(): string {
     const out: string[] = [];
     const series: SeriesView[] = this.snap?.series ?? [];
-    const rtt = (name: string, side: number, help: string) => {
+    const hist = (name: string, help: string, pick: (s: SeriesView) => HistCounters, plan: BucketPlan, sumScale: number) => {
       header(out, name, 'histogram', help);
-      for (const s of series) if (s.total.rtt[side]!.count > 0) histogram(out, name, labelString(s.labels), s.total.rtt[side]!, this.plan);
+      for (const s of series) {
+        const h = pick(s);
+        if (h.count > 0) histogram(out, name, labelString(s.labels), h, plan, sumScale);
+      }
     };
-    rtt('tcpulse_rtt_seconds', Side.dst, 'Passive RTT from TCP timestamps: interface to the peer and back.');
+    const counter = (name: string, help: string, values: (s: SeriesView) => [string | undefined, number][], type = 'counter') => {
+      header(out, name, type, help);
+      for (const s of series) for (const [extra, v] of values(s)) sample(out, name, labelString(s.labels), v, extra);
+    };
+    hist('tcpulse_rtt_seconds', 'Passive RTT from TCP timestamps: interface to the peer and back.', (s) => s.total.rtt[Side.dst]!, this.usPlan, 1e-9);
     if (this.opts.localRtt) {
-      rtt('tcpulse_local_rtt_seconds', Side.src, 'Passive RTT from TCP timestamps: interface to the local endpoint and back.');
+      hist('tcpulse_local_rtt_seconds', 'Passive RTT from TCP timestamps: interface to the local endpoint and back.', (s) => s.total.rtt[Side.src]!, this.usPlan, 1e-9);
     }
     header(out, 'tcpulse_min_rtt_seconds', 'gauge', 'Lowest passive RTT to the peer over the last one to two min-RTT windows.');
     for (const s of series) {
       const m = s.minRttNs[Side.dst]!;
       if (Number.isFinite(m)) sample(out, 'tcpulse_min_rtt_seconds', labelString(s.labels), m / 1e9);
     }
-    for (const [name, pick, help] of [
-      ['tcpulse_packets_total', (s: SeriesView) => s.total.packets, 'TCP packets on the wire (GSO/GRO batches counted per segment).'],
-      ['tcpulse_bytes_total', (s: SeriesView) => s.total.bytes, 'TCP bytes on the wire at layer 3 (IP and TCP headers included).'],
-    ] as const) {
-      header(out, name, 'counter', help);
-      for (const s of series) {
-        const l = labelString(s.labels);
-        sample(out, name, l, pick(s)[0]!, 'direction="ingress"');
-        sample(out, name, l, pick(s)[1]!, 'direction="egress"');
-      }
+    counter('tcpulse_packets_total', 'TCP packets on the wire (GSO/GRO batches counted per segment).', (s) => [
+      ['direction="ingress"', s.total.packets[0]!],
+      ['direction="egress"', s.total.packets[1]!],
+    ]);
+    counter('tcpulse_bytes_total', 'TCP bytes on the wire at layer 3 (IP and TCP headers included).', (s) => [
+      ['direction="ingress"', s.total.bytes[0]!],
+      ['direction="egress"', s.total.bytes[1]!],
+    ]);
+    counter('tcpulse_flows_active', 'Flows of the series in the kernel flow table.', (s) => [[undefined, s.flows]], 'gauge');
+    hist('tcpulse_srtt_seconds', 'Smoothed RTT of the kernel (tcp_probe samples) of sockets on this node.', (s) => s.total.srtt, this.usPlan, 1e-6);
+    hist('tcpulse_cwnd_segments', 'Congestion window (tcp_probe samples) of sockets on this node.', (s) => s.total.cwnd, this.intPlan, 1);
+    counter('tcpulse_retransmits_total', 'Retransmitted segments of sockets on this node.', (s) => [[undefined, s.total.retransmits]]);
+    counter('tcpulse_connections_opened_total', 'Connections of sockets on this node that reached ESTABLISHED.', (s) => [[undefined, s.opened]]);
+    counter('tcpulse_connections_closed_total', 'Established connections that closed, by how.', (s) =>
+      CLOSE_REASONS.map((r) => [`reason="${r}"`, s.closed[r]] as [string, number]));
+    counter('tcpulse_connections_active', 'Open sockets of the series in the kernel socket table.', (s) => [[undefined, s.sockets]], 'gauge');
+    header(out, 'tcpulse_mptcp_subflows', 'histogram', 'Subflows per MPTCP connection, observed when the connection closes.');
+    for (const s of series) {
+      if (s.mptcpSubflows.size > 0) smallHistogram(out, 'tcpulse_mptcp_subflows', labelString(s.labels), s.mptcpSubflows, s.mptcpSubflowsSum, 8);
     }
-    header(out, 'tcpulse_flows_active', 'gauge', 'Flows of the series in the kernel flow table.');
-    for (const s of series) sample(out, 'tcpulse_flows_active', labelString(s.labels), s.flows);
+    const mptcpLive = (s: SeriesView, v: number): [string | undefined, number][] => (s.mptcpConnections > 0 ? [[undefined, v]] : []);
+    counter('tcpulse_mptcp_subflows_open', 'Open subflows of the open MPTCP connections.', (s) => mptcpLive(s, s.mptcpSubflowsOpen), 'gauge');
+    counter('tcpulse_mptcp_connections_open', 'Open MPTCP connections.', (s) => mptcpLive(s, s.mptcpConnections), 'gauge');
+    counter('tcpulse_mptcp_subflow_events_total', 'MPTCP subflows established and closed.', (s) =>
+      s.subflowEvents.established + s.subflowEvents.closed === 0
+        ? []
+        : [
+            ['event="established"', s.subflowEvents.established],
+            ['event="closed"', s.subflowEvents.closed],
+          ]);
     return out.join('\n') + '\n';
   }
 

@@ -4,7 +4,7 @@
  * per-value label formatter. Label sets are rendered once per series and
  * cached; bucket bounds once per process.
  */
-import type { RttCounters } from '../flows/counters.js';
+import type { HistCounters } from '../flows/counters.js';
 import type { Labels } from '../flows/series.js';
 
 export function escapeLabelValue(v: string): string {
@@ -46,8 +46,8 @@ export function formatValue(v: number): string {
 }
 
 /**
- * One histogram series: cumulative counts at the chosen bucket indices
- * (`bounds[i]` is the `le` of kernel bucket `indices[i]`), then +Inf, sum and count.
+ * One histogram series: cumulative counts at the chosen kernel bucket
+ * indices (`le[i]` belongs to `indices[i]`), then +Inf, sum and count.
  */
 export interface BucketPlan {
   /** kernel bucket index whose upper bound is exported, ascending */
@@ -56,7 +56,7 @@ export interface BucketPlan {
   le: string[];
 }
 
-export function histogram(out: string[], name: string, labels: string, r: RttCounters, plan: BucketPlan): void {
+export function histogram(out: string[], name: string, labels: string, r: HistCounters, plan: BucketPlan, sumScale: number): void {
   const bucket = `${name}_bucket{${labels ? labels + ',' : ''}`;
   let cum = 0;
   let k = 0;
@@ -69,6 +69,21 @@ export function histogram(out: string[], name: string, labels: string, r: RttCou
   // count is the bucket total: the kernel bumps count and bucket separately,
   // and a reader between the two must not see +Inf and _count disagree
   out.push(`${bucket}${plan.le[plan.indices.length]}} ${cum}`);
-  out.push(`${withLabels(`${name}_sum`, labels)} ${r.sumNs / 1e9}`);
+  out.push(`${withLabels(`${name}_sum`, labels)} ${r.sum * sumScale}`);
   out.push(`${withLabels(`${name}_count`, labels)} ${cum}`);
+}
+
+/** A histogram of small integers (subflows per connection): bounds 1..max, then +Inf. */
+export function smallHistogram(out: string[], name: string, labels: string, counts: ReadonlyMap<number, number>, sum: number, max: number): void {
+  const bucket = `${name}_bucket{${labels ? labels + ',' : ''}`;
+  let total = 0;
+  for (const c of counts.values()) total += c;
+  let cum = 0;
+  for (let le = 1; le <= max; le++) {
+    cum += counts.get(le) ?? 0;
+    out.push(`${bucket}le="${le}"} ${cum}`);
+  }
+  out.push(`${bucket}le="+Inf"} ${total}`);
+  out.push(`${withLabels(`${name}_sum`, labels)} ${sum}`);
+  out.push(`${withLabels(`${name}_count`, labels)} ${total}`);
 }

@@ -1,37 +1,52 @@
 /**
- * What a series adds up from its flows: packets and bytes each way and, per
- * RTT side, the sample count, their sum and the histogram buckets.
+ * What a series adds up from its flows and sockets: packets and bytes each
+ * way, passive RTT per side, the kernel's srtt and cwnd, retransmissions.
+ * A histogram keeps its kernel buckets, the sample count and their sum.
  */
-import { HIST_BUCKETS, type FlowStatsValue } from '../bpf/layout.js';
+import { HIST_BUCKETS, SOCK_CWND_HIST, SOCK_SRTT_HIST, type FlowStatsValue, type SockSummaryValue } from '../bpf/layout.js';
 
-export class RttCounters {
+export class HistCounters {
   count = 0;
-  sumNs = 0;
+  /** in the unit of the samples' sum: ns for passive RTT, µs for srtt, segments for cwnd */
+  sum = 0;
   readonly hist = new Float64Array(HIST_BUCKETS);
 
   reset(): void {
     this.count = 0;
-    this.sumNs = 0;
+    this.sum = 0;
     this.hist.fill(0);
   }
 
-  add(o: RttCounters): void {
+  add(o: HistCounters): void {
     this.count += o.count;
-    this.sumNs += o.sumNs;
+    this.sum += o.sum;
     for (let i = 0; i < HIST_BUCKETS; i++) this.hist[i]! += o.hist[i]!;
+  }
+
+  /** Adds u32 buckets read from a map value at off. */
+  addBuckets(buf: Buffer, off: number, count: number, sum: number): void {
+    this.count += count;
+    this.sum += sum;
+    for (let i = 0, o = off; i < HIST_BUCKETS; i++, o += 4) this.hist[i]! += buf.readUInt32LE(o);
   }
 }
 
 export class Counters {
   readonly packets = [0, 0]; // [ingress, egress]
   readonly bytes = [0, 0];
-  readonly rtt = [new RttCounters(), new RttCounters()]; // [dst side, src side]
+  readonly rtt = [new HistCounters(), new HistCounters()]; // passive, [dst side, src side], ns
+  readonly srtt = new HistCounters(); // µs
+  readonly cwnd = new HistCounters(); // segments
+  retransmits = 0;
 
   reset(): void {
     this.packets[0] = this.packets[1] = 0;
     this.bytes[0] = this.bytes[1] = 0;
     this.rtt[0]!.reset();
     this.rtt[1]!.reset();
+    this.srtt.reset();
+    this.cwnd.reset();
+    this.retransmits = 0;
   }
 
   add(o: Counters): void {
@@ -40,6 +55,9 @@ export class Counters {
       this.bytes[d]! += o.bytes[d]!;
       this.rtt[d]!.add(o.rtt[d]!);
     }
+    this.srtt.add(o.srtt);
+    this.cwnd.add(o.cwnd);
+    this.retransmits += o.retransmits;
   }
 
   /** Adds one kernel flow value (decoded v, its raw bytes in buf). */
@@ -48,11 +66,15 @@ export class Counters {
       this.packets[d]! += v.packets[d]!;
       this.bytes[d]! += v.bytes[d]!;
       const side = v.rtt[d]!;
-      if (side.count === 0) continue;
-      const r = this.rtt[d]!;
-      r.count += side.count;
-      r.sumNs += side.sumNs;
-      for (let i = 0, o = side.histOffset; i < HIST_BUCKETS; i++, o += 4) r.hist[i]! += buf.readUInt32LE(o);
+      if (side.count > 0) this.rtt[d]!.addBuckets(buf, side.histOffset, side.count, side.sumNs);
     }
+  }
+
+  /** Adds one kernel socket value (its summary s, the raw sock_stats in buf). */
+  addSock(s: SockSummaryValue, buf: Buffer): void {
+    this.retransmits += s.retrans;
+    if (s.srttCount === 0) return;
+    this.srtt.addBuckets(buf, SOCK_SRTT_HIST, s.srttCount, s.srttSumUs);
+    this.cwnd.addBuckets(buf, SOCK_CWND_HIST, s.srttCount, s.cwndSum); // sampled together
   }
 }

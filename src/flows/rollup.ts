@@ -1,11 +1,12 @@
 /**
- * Rolls flows into series. Until Kubernetes enrichment exists a series is
- * (local address, peer address, server port). The number of series is
+ * Rolls flows and sockets into series. Until Kubernetes enrichment exists a
+ * series is (local address, peer address, server port): a flow's wire RTT
+ * and its socket's srtt land in the same series. The number of series is
  * capped: a flow whose series would exceed the budget is folded into one
  * overflow series and counted. A flow keeps its series for its lifetime, so
  * every counter stays monotonic even when the budget frees up later.
  */
-import { FlowFlag, type FlowKeyValue } from '../bpf/layout.js';
+import { FlowFlag, SockFlag, type FlowKeyValue, type SockKeyValue } from '../bpf/layout.js';
 import { addressToString } from './address.js';
 import { Series, type Labels } from './series.js';
 
@@ -16,25 +17,40 @@ export const LABEL_NAMES = ['local_address', 'peer_address', 'server_port'] as c
 const EPHEMERAL_MIN = 32768;
 
 /**
- * The server's port: known from the handshake when it was seen, otherwise
- * the port outside the ephemeral range, otherwise the lower one.
+ * The server's port: known from the handshake (or connect/accept) when it
+ * was seen, otherwise the port outside the ephemeral range, otherwise the
+ * lower one. server: 'local' (sport), 'remote' (dport) or unknown.
  */
+export function serverPortOf(sport: number, dport: number, server: 'local' | 'remote' | null): number {
+  if (server === 'remote') return dport;
+  if (server === 'local') return sport;
+  const sEph = sport >= EPHEMERAL_MIN;
+  const dEph = dport >= EPHEMERAL_MIN;
+  if (sEph !== dEph) return sEph ? dport : sport;
+  return Math.min(sport, dport);
+}
+
 export function serverPort(key: FlowKeyValue, flags: number): number {
-  if (flags & (FlowFlag.synEgress | FlowFlag.synAckIngress)) return key.dport;
-  if (flags & (FlowFlag.synIngress | FlowFlag.synAckEgress)) return key.sport;
-  const sEph = key.sport >= EPHEMERAL_MIN;
-  const dEph = key.dport >= EPHEMERAL_MIN;
-  if (sEph !== dEph) return sEph ? key.dport : key.sport;
-  return Math.min(key.sport, key.dport);
+  const server =
+    flags & (FlowFlag.synEgress | FlowFlag.synAckIngress) ? 'remote'
+    : flags & (FlowFlag.synIngress | FlowFlag.synAckEgress) ? 'local'
+    : null;
+  return serverPortOf(key.sport, key.dport, server);
+}
+
+function labels(saddr: Buffer, daddr: Buffer, port: number): Labels {
+  return { local_address: addressToString(saddr), peer_address: addressToString(daddr), server_port: String(port) };
 }
 
 /** Egress orientation: on a host interface the egress source is this node. */
 export function flowLabels(key: FlowKeyValue, flags: number): Labels {
-  return {
-    local_address: addressToString(key.saddr),
-    peer_address: addressToString(key.daddr),
-    server_port: String(serverPort(key, flags)),
-  };
+  return labels(key.saddr, key.daddr, serverPort(key, flags));
+}
+
+/** A socket: local and remote end as the socket sees them. */
+export function sockLabels(key: SockKeyValue, flags: number): Labels {
+  const server = flags & SockFlag.active ? 'remote' : flags & SockFlag.passive ? 'local' : null;
+  return labels(key.saddr, key.daddr, serverPortOf(key.sport, key.dport, server));
 }
 
 export class Rollup {
@@ -74,11 +90,11 @@ export class Rollup {
     return this.byId.size;
   }
 
-  /** Drops series without flows for idleNs; the overflow series stays. */
+  /** Drops series without live entries for idleNs; the overflow series stays. */
   expire(nowNs: number, idleNs: number): number {
     let n = 0;
     for (const [id, s] of this.byId) {
-      if (s.flows === 0 && nowNs - s.lastActiveNs >= idleNs) {
+      if (!s.live && nowNs - s.lastActiveNs >= idleNs) {
         this.byId.delete(id);
         n++;
       }

@@ -1,19 +1,36 @@
 /**
- * One exported series: a label set, the flows rolled into it, and what it
- * shows. Counters are monotonic: flows that leave the kernel table keep
- * their last values in `retired`, live flows are summed anew each round.
+ * One exported series: a label set, the flows and sockets rolled into it,
+ * and what it shows. Table counters are monotonic: entries that leave a
+ * kernel table keep their last values in `retired`, live entries are summed
+ * anew each round. Event counters only ever grow.
  */
 import { Counters } from './counters.js';
 
 export type Labels = Readonly<Record<string, string>>;
 
+export const CLOSE_REASONS = ['fin', 'rst', 'timeout'] as const;
+export type CloseReasonName = (typeof CLOSE_REASONS)[number];
+
 export class Series {
   readonly retired = new Counters();
   readonly current = new Counters();
-  /** Windowed min RTT over live flows, per side (ns; Infinity: none). */
+  /** Windowed min of passive RTT over live flows, per side (ns; Infinity: none). */
   readonly minRttNs = [Infinity, Infinity];
-  /** Flows of this series in the kernel table this round. */
+  /** Flows of this series in the kernel flow table this round. */
   flows = 0;
+  /** Open sockets of this series this round. */
+  sockets = 0;
+  /** Open MPTCP connections and their open subflows, this round. */
+  mptcpConnections = 0;
+  mptcpSubflowsOpen = 0;
+
+  opened = 0;
+  readonly closed: Record<CloseReasonName, number> = { fin: 0, rst: 0, timeout: 0 };
+  readonly subflowEvents = { established: 0, closed: 0 };
+  /** subflows per finished MPTCP connection: value -> connections */
+  readonly mptcpSubflows = new Map<number, number>();
+  mptcpSubflowsSum = 0;
+
   lastActiveNs: number;
 
   constructor(
@@ -28,6 +45,9 @@ export class Series {
     this.current.reset();
     this.minRttNs[0] = this.minRttNs[1] = Infinity;
     this.flows = 0;
+    this.sockets = 0;
+    this.mptcpConnections = 0;
+    this.mptcpSubflowsOpen = 0;
   }
 
   /** retired + current: what the series exports. */
@@ -36,5 +56,9 @@ export class Series {
     t.add(this.retired);
     t.add(this.current);
     return t;
+  }
+
+  get live(): boolean {
+    return this.flows > 0 || this.sockets > 0 || this.mptcpConnections > 0;
   }
 }

@@ -35,7 +35,11 @@ export function btfStructs(objectFile: string): Map<string, BtfStruct> {
       case 'STRUCT':
       case 'UNION':
       case 'ENUM':
+      case 'ENUM64':
+      case 'FLOAT':
         return t.size!;
+      case 'PTR':
+        return 8;
       case 'ARRAY':
         return t.nr_elems! * sizeOf(t.type_id!);
       case 'TYPEDEF':
@@ -49,6 +53,7 @@ export function btfStructs(objectFile: string): Map<string, BtfStruct> {
   const res = new Map<string, BtfStruct>();
   for (const t of types) {
     if (t.kind !== 'STRUCT' || t.name === '(anon)') continue;
+    if ((t.members ?? []).some((m) => m.name === '(anon)')) continue; // kernel types with unions: not ours
     res.set(t.name, {
       name: t.name,
       size: t.size!,

@@ -1,0 +1,78 @@
+/**
+ * The socket table as a MapMirror. A socket's series is its own label set,
+ * except for MPTCP subflows: they count under their connection, whose
+ * series is that of its first subflow.
+ */
+import { decodeSockKey, decodeSockSummary, SOCK_SUMMARY, SockFlag, SockStats, type SockKeyValue, type SockSummaryValue } from '../bpf/layout.js';
+import type { Counters } from './counters.js';
+import type { EntryKind } from './mirror.js';
+import { sockLabels, type Rollup } from './rollup.js';
+import type { Series } from './series.js';
+
+export const mptcpId = (token: number, netns: number) => `${netns}:${token}`;
+
+/** Where MPTCP connections are: token -> the first subflow's key. */
+export interface MptcpIndex {
+  firstKey(token: number, netns: number): SockKeyValue | undefined;
+}
+
+/** A socket table entry: its tuple (sport 0 while incomplete) and summary. */
+export interface SockEntry {
+  key: SockKeyValue;
+  s: SockSummaryValue;
+}
+
+export class SockKind implements EntryKind<SockEntry> {
+  readonly firstNsOffset = SockStats.offset('s.start_ns');
+  /** series of MPTCP connections already seen, by mptcpId */
+  private readonly connSeries = new Map<string, Series>();
+
+  constructor(
+    private readonly rollup: Rollup,
+    private readonly mptcp: MptcpIndex,
+  ) {}
+
+  decode(value: Buffer): SockEntry {
+    return { key: decodeSockKey(value, 0), s: decodeSockSummary(value, SOCK_SUMMARY) };
+  }
+
+  lastNs(v: SockEntry): number {
+    return v.s.lastNs;
+  }
+
+  closed(v: SockEntry): boolean {
+    return (v.s.flags & SockFlag.closed) !== 0;
+  }
+
+  /** The series of a socket key with these flags and MPTCP token. */
+  seriesOf(key: SockKeyValue, flags: number, token: number, nowNs: number): Series {
+    if (!(flags & SockFlag.mptcp) || !token) return this.rollup.assign(sockLabels(key, flags), nowNs);
+    const id = mptcpId(token, key.netns);
+    let s = this.connSeries.get(id);
+    if (!s) {
+      const first = flags & SockFlag.mptcpJoin ? this.mptcp.firstKey(token, key.netns) : key;
+      // the first subflow of a connection is its client or server like the joins
+      s = this.rollup.assign(sockLabels(first ?? key, flags), nowNs);
+      this.connSeries.set(id, s);
+    }
+    return s;
+  }
+
+  /** Forgets a finished MPTCP connection's series. */
+  forgetConnection(token: number, netns: number): void {
+    this.connSeries.delete(mptcpId(token, netns));
+  }
+
+  assign(_key: Buffer, v: SockEntry, nowNs: number): Series | null {
+    if (v.key.sport === 0) return null; // connect() has not picked a port yet
+    return this.seriesOf(v.key, v.s.flags, v.s.mptcpToken, nowNs);
+  }
+
+  add(c: Counters, v: SockEntry, value: Buffer): void {
+    c.addSock(v.s, value);
+  }
+
+  observe(s: Series, v: SockEntry): void {
+    if (!(v.s.flags & SockFlag.closed)) s.sockets++;
+  }
+}

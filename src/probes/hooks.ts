@@ -1,0 +1,84 @@
+/**
+ * Probe, don't assume: each socket signal has hooks in several families,
+ * tried in order of preference. A candidate is supported when it loads and
+ * attaches on this kernel, unsupported when the kernel says it cannot
+ * (missing tracepoint, no kprobes, fentry not permitted), and an error
+ * otherwise. The first supported candidate serves the signal; a signal with
+ * none is disabled and reported, and the agent goes on without it.
+ */
+import { BpfError } from '../errors.js';
+
+export type HookFamily = 'tp_btf' | 'raw_tp' | 'kprobe';
+
+export interface Candidate {
+  family: HookFamily;
+  program: string;
+}
+
+export interface Signal {
+  name: string;
+  candidates: Candidate[];
+}
+
+export type Outcome = { status: 'supported' } | { status: 'unsupported'; reason: string } | { status: 'error'; reason: string };
+
+export interface Choice {
+  signal: string;
+  chosen: Candidate | null;
+  /** every candidate tried, in order, with its outcome */
+  tried: { candidate: Candidate; outcome: Outcome }[];
+}
+
+const families: HookFamily[] = ['tp_btf', 'raw_tp', 'kprobe'];
+
+/** The socket signals and their programs in bpf/sock.bpf.c, best first. */
+export const SOCKET_SIGNALS: Signal[] = [
+  { name: 'tcp_probe', base: 'ts_probe' },
+  { name: 'tcp_retransmit_skb', base: 'ts_retx' },
+  { name: 'inet_sock_set_state', base: 'ts_state' },
+  { name: 'tcp_send_reset', base: 'ts_rsttx' },
+  { name: 'tcp_receive_reset', base: 'ts_rstrx' },
+].map(({ name, base }) => ({
+  name,
+  candidates: families.map((family) => ({ family, program: `${base}_${family === 'tp_btf' ? 'btf' : family === 'raw_tp' ? 'raw' : 'kp'}` })),
+}));
+
+/** errno values by which a kernel says "not here" rather than "failed". */
+const UNSUPPORTED = new Set([
+  1, // EPERM: fentry/fexit where the kernel refuses them
+  2, // ENOENT: no such tracepoint or function
+  22, // EINVAL: program type or attach type unknown to this kernel
+  95, // EOPNOTSUPP: e.g. kprobes not built in
+  524, // ENOTSUPP
+]);
+
+export function classify(err: unknown): Outcome {
+  if (err instanceof BpfError && UNSUPPORTED.has(err.errno)) return { status: 'unsupported', reason: err.message };
+  return { status: 'error', reason: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * Picks the first supported candidate of every signal. tryCandidate is
+ * the real probe (load and attach one program); allowed limits the
+ * families (configuration).
+ */
+export function chooseHooks(
+  signals: Signal[],
+  tryCandidate: (c: Candidate) => Outcome,
+  allowed: readonly HookFamily[] = families,
+): Choice[] {
+  return signals.map((s) => {
+    const tried: Choice['tried'] = [];
+    let chosen: Candidate | null = null;
+    for (const c of s.candidates) {
+      if (!allowed.includes(c.family)) continue;
+      const outcome = tryCandidate(c);
+      tried.push({ candidate: c, outcome });
+      if (outcome.status === 'supported') {
+        chosen = c;
+        break;
+      }
+    }
+    return { signal: s.name, chosen, tried };
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * The socket probe: finds which hook family serves each socket signal on
+ * this kernel (probes.ts), loads bpf/sock.bpf.o with the chosen programs,
+ * attaches them and gives the agent its maps and events. It owns the
+ * object, links and ring buffer; close() detaches everything.
+ */
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { decodeSockEvent, decodeSockKey, encodeSockCfg, MptcpConn, SockStat, type SockEventValue, type SockKeyValue, type SockStatName } from '../bpf/layout.js';
+import { readU64 } from '../bpf/codec.js';
+import { libbpf } from '../bpf/libbpf.js';
+import { BpfObject } from '../bpf/object.js';
+import type { BpfMap } from '../bpf/map.js';
+import { RingBuffer } from '../bpf/ringbuf.js';
+import type { Link } from '../bpf/links/link.js';
+import type { Logger } from '../log.js';
+import { chooseHooks, classify, SOCKET_SIGNALS, type Candidate, type Choice, type Outcome } from './hooks.js';
+
+const ALL_PROGRAMS = SOCKET_SIGNALS.flatMap((s) => s.candidates.map((c) => c.program));
+
+export interface MptcpConnValue {
+  token: number;
+  netns: number;
+  startNs: number;
+  first: SockKeyValue;
+  open: number;
+  total: number;
+}
+
+export class SocketProbe {
+  readonly choices: Choice[];
+  private readonly obj: BpfObject | null;
+  readonly socks: BpfMap | null;
+  private readonly mptcpMap: BpfMap | null;
+  private readonly stats: BpfMap | null;
+  private readonly links: Link[] = [];
+  private readonly nCpus = libbpf.num_possible_cpus();
+  private ringbuf: RingBuffer | null = null;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {
+    const path = join(config.bpfDir, 'sock.bpf.o');
+    this.choices = chooseHooks(SOCKET_SIGNALS, (c) => this.tryCandidate(path, c), config.sockets.hooks);
+    for (const ch of this.choices) {
+      for (const t of ch.tried) {
+        const fields = { signal: ch.signal, hook: t.candidate.family, reason: 'reason' in t.outcome ? t.outcome.reason : undefined };
+        if (t.outcome.status === 'error') log.warn('socket hook failed', fields);
+        else if (t.outcome.status === 'unsupported') log.info('socket hook not available', fields);
+      }
+      if (ch.chosen) log.info('socket signal', { signal: ch.signal, hook: ch.chosen.family });
+      else log.warn('socket signal disabled: no hook works on this kernel', { signal: ch.signal });
+    }
+    const chosen = this.choices.flatMap((c) => (c.chosen ? [c.chosen.program] : []));
+    if (chosen.length === 0) {
+      this.obj = this.socks = this.mptcpMap = this.stats = null;
+      return;
+    }
+    const obj = this.open(path, chosen, config.sockets.tableSize);
+    try {
+      for (const p of chosen) this.links.push(obj.attach(p));
+    } catch (err) {
+      this.closeLinks();
+      obj.close();
+      throw err;
+    }
+    this.obj = obj;
+    this.socks = obj.map('socks');
+    this.mptcpMap = obj.map('mptcp_conns');
+    this.stats = obj.map('sock_stats');
+  }
+
+  private open(path: string, programs: string[], tableSize: number): BpfObject {
+    const obj = BpfObject.open(path);
+    try {
+      obj.setRodata(encodeSockCfg(this.config.sockets.sampleIntervalMs * 1e6));
+      obj.setMaxEntries('socks', tableSize);
+      for (const p of ALL_PROGRAMS) obj.setAutoload(p, programs.includes(p));
+      obj.load();
+      return obj;
+    } catch (err) {
+      obj.close();
+      throw err;
+    }
+  }
+
+  /** Loads and attaches one program in a throwaway object. */
+  private tryCandidate(path: string, c: Candidate): Outcome {
+    let obj: BpfObject | null = null;
+    try {
+      obj = this.open(path, [c.program], 64);
+      obj.attach(c.program).close();
+      return { status: 'supported' };
+    } catch (err) {
+      return classify(err);
+    } finally {
+      obj?.close();
+    }
+  }
+
+  get enabled(): boolean {
+    return this.obj !== null;
+  }
+
+  /** Kernel memory of the socket table keys and values, from the configured size. */
+  tableBytes(): number {
+    return this.socks ? this.socks.maxEntries * (this.socks.keySize + this.socks.valueSize) : 0;
+  }
+
+  readStats(): Record<SockStatName, number> {
+    const v = this.stats ? this.stats.sumPerCpuU64(SockStat.length, this.nCpus) : SockStat.map(() => 0);
+    return Object.fromEntries(SockStat.map((name, i) => [name, v[i]!])) as Record<SockStatName, number>;
+  }
+
+  /** Open MPTCP connections, read in one batch pass. */
+  readMptcp(): MptcpConnValue[] {
+    const out: MptcpConnValue[] = [];
+    const m = this.mptcpMap;
+    if (!m) return out;
+    const first = MptcpConn.offset('first');
+    m.forEachBatch(({ count, keys, values }) => {
+      for (let i = 0; i < count; i++) {
+        const k = i * m.keySize;
+        const v = i * m.valueSize;
+        out.push({
+          token: keys.readUInt32LE(k),
+          netns: keys.readUInt32LE(k + 4),
+          startNs: readU64(values, v + MptcpConn.offset('start_ns')),
+          first: decodeSockKey(Buffer.from(values.subarray(v + first, v + first + 40))),
+          open: values.readUInt32LE(v + MptcpConn.offset('open')),
+          total: values.readUInt32LE(v + MptcpConn.offset('total')),
+        });
+      }
+    });
+    return out;
+  }
+
+  onEvents(onEvent: (ev: SockEventValue) => void, onError: (err: unknown) => void): void {
+    if (!this.obj) return;
+    this.ringbuf = new RingBuffer(this.obj.map('sock_events'), (data) => onEvent(decodeSockEvent(data)));
+    this.ringbuf.start(onError);
+  }
+
+  drainEvents(): number {
+    return this.ringbuf?.consume() ?? 0;
+  }
+
+  private closeLinks(): void {
+    for (const l of this.links.splice(0)) {
+      try {
+        l.close();
+      } catch (err) {
+        this.log.warn('detach failed', { link: l.description, error: err });
+      }
+    }
+  }
+
+  close(): void {
+    this.closeLinks();
+    this.ringbuf?.close();
+    this.ringbuf = null;
+    this.obj?.close();
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Self-test of the lab helpers that the retransmission and MPTCP end-to-end
+ * tests stand on: the loss injector (helpers/drop.ts) on real TCP between
+ * two namespaces, checked against the kernel's RetransSegs, and the
+ * two-path MPTCP lab (helpers/mptcp.ts), checked against ss and MPTcpExt.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { attachDropper, DROP_PROG, retransSegs, type Dropper } from './helpers/drop.js';
+import { run, sleep } from './helpers/exec.js';
+import { MptcpLab, type MptcpConnection } from './helpers/mptcp.js';
+import { Lab } from './helpers/netns.js';
+import { ssPeerPort } from './helpers/ss.js';
+import { sendBytes, startSink } from './helpers/tcp.js';
+
+/** Sends n bytes from A to B and waits until all of them are acknowledged. */
+async function transfer(lab: Lab, port: number, n: number): Promise<void> {
+  const sink = await startSink(lab, lab.nsB, port);
+  try {
+    const sender = await sendBytes(lab, lab.nsA, lab.ipB, port, n);
+    try {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const [s] = await ssPeerPort(lab, lab.nsA, port);
+        if (s && s.bytesAcked >= n) return;
+        if (Date.now() > deadline) assert.fail(`transfer to :${port} not acknowledged: ${JSON.stringify(s)}`);
+        await sleep(20);
+      }
+    } finally {
+      await sender.stop();
+    }
+  } finally {
+    await sink.stop();
+  }
+}
+
+async function progExists(id: number): Promise<boolean> {
+  return (await run('bpftool', ['prog', 'show', 'id', String(id)], { allowFail: true })).code === 0;
+}
+
+async function linkExists(id: number): Promise<boolean> {
+  return (await run('bpftool', ['link', 'show', 'id', String(id)], { allowFail: true })).code === 0;
+}
+
+/** Binomial: dropped within 5 standard deviations (plus slack) of p * seen. */
+function assertFraction(d: Dropper, perMillion: number): void {
+  const p = perMillion / 1e6;
+  const seen = d.seen();
+  const dropped = d.dropped();
+  const sd = Math.sqrt(seen * p * (1 - p));
+  assert.ok(seen >= 500, `too few eligible packets for a rate check: ${seen}`);
+  assert.ok(Math.abs(dropped - p * seen) <= 5 * sd + 2, `dropped ${dropped} of ${seen}, expected ~${(p * seen).toFixed(1)} ± ${(5 * sd).toFixed(1)}`);
+}
+
+describe('loss injection', () => {
+  let lab: Lab;
+  const droppers: Dropper[] = [];
+  const labs: Lab[] = [];
+  const N = 100_000_000;
+  const PER_MILLION = 20_000; // 2 %
+
+  before(async () => {
+    lab = await Lab.create('lab');
+    labs.push(lab);
+  });
+  after(async () => {
+    for (const d of droppers) d.close();
+    for (const l of labs) await l.destroy();
+  });
+
+  it('2 % lost at the sender egress: retransmitted, counted in RetransSegs; close() removes everything', async () => {
+    const d = await attachDropper(lab, lab.nsA, lab.vethA, PER_MILLION);
+    droppers.push(d);
+    assert.ok(await progExists(d.progId));
+    assert.deepEqual(d.link(), { type: 'tcx', ifindex: d.ifindex, attachType: 47 }); // BPF_TCX_EGRESS
+    const ifindexInA = Number((await lab.exec(lab.nsA, 'cat', [`/sys/class/net/${lab.vethA}/ifindex`])).stdout);
+    assert.equal(d.ifindex, ifindexInA, 'attached to the interface of namespace A');
+
+    const r0 = await retransSegs(lab, lab.nsA);
+    await transfer(lab, 5301, N);
+    const retrans = (await retransSegs(lab, lab.nsA)) - r0;
+    const c = d.counters();
+    assert.ok(c.dropped > 0, `dropped ${JSON.stringify(c)}`);
+    assert.ok(retrans > 0, 'RetransSegs grew');
+    // every dropped segment had to be sent again (possibly more than once)
+    assert.ok(retrans >= c.droppedSegs, `RetransSegs +${retrans} < dropped segments ${c.droppedSegs}`);
+    assertFraction(d, PER_MILLION);
+
+    // its name as bpftool shows it (the kernel keeps 15 characters, bpftool completes it from BTF)
+    const progs = JSON.parse((await run('bpftool', ['prog', 'show', '-j'])).stdout) as { id: number; name?: string }[];
+    assert.equal(progs.find((p) => p.id === d.progId)?.name, DROP_PROG);
+
+    d.close();
+    d.close(); // idempotent
+    assert.equal(await progExists(d.progId), false, 'program unloaded');
+    assert.equal(await linkExists(d.linkId), false, 'link gone');
+    const links = JSON.parse((await run('bpftool', ['link', 'show', '-j'])).stdout) as { prog_id: number }[];
+    assert.ok(!links.some((l) => l.prog_id === d.progId), 'no link holds the program');
+    // and traffic flows undisturbed again: 2 % of ~7000 segments would be
+    // ~140 retransmitted; a few spurious ones (tail loss probes on a busy
+    // machine) are possible without any loss
+    const r1 = await retransSegs(lab, lab.nsA);
+    await transfer(lab, 5302, 10_000_000);
+    const after = (await retransSegs(lab, lab.nsA)) - r1;
+    assert.ok(after < 20, `RetransSegs +${after} without the dropper`);
+  });
+
+  it('TC_ACT_SHOT at the receiver ingress: retransmitted', async () => {
+    const d = await attachDropper(lab, lab.nsB, lab.vethB, PER_MILLION, { dir: 'ingress' });
+    droppers.push(d);
+    const r0 = await retransSegs(lab, lab.nsA);
+    await transfer(lab, 5303, N);
+    const retrans = (await retransSegs(lab, lab.nsA)) - r0;
+    const c = d.counters();
+    d.close();
+    assert.ok(c.dropped > 0);
+    assert.ok(retrans >= c.droppedSegs, `RetransSegs +${retrans} < dropped segments ${c.droppedSegs}`);
+    assertFraction(d, PER_MILLION);
+  });
+
+  it('TC_ACT_SHOT at the sender egress is no loss: TCP sends the segment again as new data', async () => {
+    // pins the reason why egress drops are silent by default
+    const d = await attachDropper(lab, lab.nsA, lab.vethA, PER_MILLION, { verdict: 'shot' });
+    droppers.push(d);
+    const r0 = await retransSegs(lab, lab.nsA);
+    await transfer(lab, 5304, N / 2);
+    const c = d.counters();
+    d.close();
+    const retrans = (await retransSegs(lab, lab.nsA)) - r0;
+    assert.ok(c.droppedSegs > 100, JSON.stringify(c));
+    // none of the dropped segments is retransmitted (a silent drop gives
+    // retrans >= droppedSegs); at most a spurious tail loss probe or two
+    assert.ok(retrans < c.droppedSegs / 10, `RetransSegs +${retrans}, dropped segments ${c.droppedSegs}`);
+  });
+
+  it('deleting the namespace detaches the link; close() then frees the rest', async () => {
+    const l2 = await Lab.create('labdel');
+    labs.push(l2);
+    const d = await attachDropper(l2, l2.nsA, l2.vethA, PER_MILLION);
+    droppers.push(d);
+    assert.notEqual(d.link()?.ifindex, 0);
+    await l2.destroy();
+    assert.equal(existsSync(`/run/netns/${l2.nsA}`), false);
+    let detached = false;
+    for (let i = 0; i < 100 && !detached; i++) {
+      detached = d.link()?.ifindex === 0;
+      if (!detached) await sleep(50);
+    }
+    assert.ok(detached, 'tcx link detached when its device went with the namespace');
+    d.close();
+    assert.equal(d.link(), null);
+    assert.equal(await progExists(d.progId), false);
+    assert.equal(await linkExists(d.linkId), false);
+  });
+});
+
+describe('MPTCP lab', () => {
+  let lab: MptcpLab;
+  before(async () => {
+    lab = await MptcpLab.create('lab');
+  });
+  after(async () => {
+    await lab?.destroy();
+  });
+
+  it('one connection has exactly two subflows, one over each veth pair', async () => {
+    const port = 5310;
+    const bytes = 8_000_000;
+    const server = await lab.startServer(port);
+    const a0 = await lab.counters(lab.nsA);
+    const b0 = await lab.counters(lab.nsB);
+    const l0 = { a1: await lab.linkStats(lab.nsA, lab.vethA1), a2: await lab.linkStats(lab.nsA, lab.vethA2) };
+    let connA: MptcpConnection[] = [];
+    let connB: MptcpConnection[] = [];
+    const snap = await lab.connect(port, bytes, {
+      holdMs: 100,
+      during: async () => {
+        connA = await lab.connections(port, lab.nsA);
+        connB = await lab.connections(port, lab.nsB);
+      },
+    });
+
+    // the kernel's view in A: one MPTCP socket, two TCP subflows carrying its token
+    assert.equal(connA.length, 1, JSON.stringify(connA));
+    const [ca] = connA as [MptcpConnection];
+    assert.equal(ca.token, Number.parseInt(snap.info.token, 16), 'ss token = MPTCP_INFO token');
+    assert.equal(ca.msk?.subflows, 1, 'msk: one subflow beyond the first');
+    assert.equal(ca.subflows.length, 2);
+    const first = ca.subflows.find((s) => s.flags.includes('M'));
+    const join = ca.subflows.find((s) => s.flags.includes('J'));
+    assert.ok(first && join, JSON.stringify(ca.subflows));
+    assert.equal(first.local.split(':')[0], lab.ipA1);
+    assert.equal(first.peer, `${lab.ipB1}:${port}`);
+    assert.equal(join.local.split(':')[0], lab.ipA2);
+    assert.equal(join.dev, lab.vethA2);
+    assert.equal(join.peer, `${lab.ipB1}:${port}`);
+    assert.equal(join.localId, 1, 'the endpoint id');
+    // and in B: the same two subflows, from A's two addresses
+    assert.equal(connB.length, 1, JSON.stringify(connB));
+    assert.deepEqual(connB[0]!.subflows.map((s) => s.peer.split(':')[0]).sort(), [lab.ipA1, lab.ipA2].sort());
+    assert.equal(join.remoteToken, connB[0]!.token, 'the join carried B\'s token');
+
+    // the client's own view, just before it closed
+    assert.equal(snap.subflows.length, 2);
+    assert.equal(snap.info.subflows, 1);
+    assert.equal(snap.info.bytesAcked, bytes);
+    const sent = snap.subflows.reduce((s, f) => s + (f.bytesSent ?? 0), 0);
+    assert.ok(sent >= bytes, `subflows sent ${sent} of ${bytes}`);
+    assert.ok(snap.subflows.every((f) => (f.bytesSent ?? 0) > 0), 'data over both subflows');
+
+    // MPTcpExt: one MP_CAPABLE and one MP_JOIN handshake each side
+    const a1 = await lab.counters(lab.nsA);
+    const b1 = await lab.counters(lab.nsB);
+    const delta = (x: Record<string, number>, y: Record<string, number>, k: string) => (y[k] ?? NaN) - (x[k] ?? NaN);
+    assert.equal(delta(a0, a1, 'MPCapableSYNACKRX'), 1);
+    assert.equal(delta(a0, a1, 'MPJoinSynAckRx'), 1);
+    assert.equal(delta(b0, b1, 'MPCapableACKRX'), 1);
+    assert.equal(delta(b0, b1, 'MPJoinAckRx'), 1);
+
+    // each subflow's bytes left through its own interface
+    const byLocal = new Map(snap.subflows.map((f) => [f.local.split(':')[0], f.bytesSent ?? 0]));
+    const tx1 = (await lab.linkStats(lab.nsA, lab.vethA1)).txBytes - l0.a1.txBytes;
+    const tx2 = (await lab.linkStats(lab.nsA, lab.vethA2)).txBytes - l0.a2.txBytes;
+    assert.ok(tx1 >= byLocal.get(lab.ipA1)!, `${lab.vethA1} sent ${tx1} bytes`);
+    assert.ok(tx2 >= byLocal.get(lab.ipA2)!, `${lab.vethA2} sent ${tx2} bytes`);
+    assert.ok(tx2 < byLocal.get(lab.ipA2)! + 1_000_000, `${lab.vethA2} carried only its subflow: ${tx2}`);
+
+    // the server got everything, and nothing is left open
+    for (let i = 0; i < 100 && server.closed().length === 0; i++) await sleep(20);
+    assert.deepEqual(server.closed().map((c) => c.bytes), [bytes]);
+    assert.deepEqual(await lab.connections(port, lab.nsA), []);
+    await server.stop();
+  });
+});
