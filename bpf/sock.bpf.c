@@ -367,8 +367,9 @@ static __always_inline void on_probe(struct sock *sk)
 	st = sock_get(sk, now, 0, 0);
 	if (!st)
 		return;
-	if (scfg.sample_interval_ns && st->s.srtt_count && now - st->s.last_ns < scfg.sample_interval_ns)
+	if (scfg.sample_interval_ns && now - st->last_sample_ns < scfg.sample_interval_ns)
 		return;
+	st->last_sample_ns = now;
 	read_counters((void *)sk, &st->s, now);
 	read_state((void *)sk, st, 1);
 }
@@ -391,12 +392,21 @@ static __always_inline void on_reset(struct sock *sk, __u32 flag)
 {
 	__u64 id = (__u64)sk;
 	struct sock_stats *st;
+	__u32 old;
 
 	if (!sk)
 		return;
 	st = bpf_map_lookup_elem(&socks, &id);
-	if (st)
-		__sync_fetch_and_or(&st->s.flags, flag);
+	if (!st)
+		return;
+	old = __sync_fetch_and_or(&st->s.flags, flag);
+	/* tcp_disconnect() and tcp_close() set TCP_CLOSE first and send the RST
+	 * right after: correct the record that already left */
+	if ((old & SOCK_F_CLOSED) && st->s.close_reason != CLOSE_RST) {
+		st->s.close_reason = CLOSE_RST;
+		if (old & SOCK_F_ESTABLISHED)
+			emit(SOCK_EV_RESET, &st->key, &st->s, 0);
+	}
 }
 
 /* tp_btf: typed tracepoints (5.5+) */

@@ -203,6 +203,7 @@ struct sock_summary {
  */
 struct sock_stats {
 	struct sock_key key;
+	__u64 last_sample_ns; /* for sock_cfg.sample_interval_ns */
 	struct sock_summary s;
 	__u32 srtt_hist[HIST_BUCKETS]; /* microseconds, one sample per tcp_probe */
 	__u32 cwnd_hist[HIST_BUCKETS]; /* segments */
@@ -225,6 +226,8 @@ enum sock_event_type {
 	SOCK_EV_OPENED = 1,       /* reached ESTABLISHED */
 	SOCK_EV_CLOSED = 2,       /* an established socket reached CLOSE: the completion record */
 	SOCK_EV_MPTCP_CLOSED = 3, /* the last subflow of an MPTCP connection closed */
+	SOCK_EV_RESET = 4,        /* a RST sent just after the close (linger 0, unread
+				   * data): the CLOSED record's reason becomes rst */
 };
 
 struct sock_event {

@@ -57,6 +57,13 @@ const flowEventNames: Record<number, string> = {
   [FlowEventType.closedRst]: 'closed_rst',
 };
 
+/** How long a close record waits for a RST that corrects it (the kernel sends it microseconds later). */
+const CLOSE_SETTLE_NS = 20e6;
+
+function sameKey(a: SockEventValue, b: SockEventValue): boolean {
+  return a.key.sport === b.key.sport && a.key.dport === b.key.dport && a.key.netns === b.key.netns && a.key.daddr.equals(b.key.daddr);
+}
+
 /** Evictions: every entry created is in the table, was deleted by us, or was evicted. */
 function evictions(prev: number, created: number, deleted: number, inTable: number): number {
   return Math.max(prev, created - deleted - inTable);
@@ -72,6 +79,7 @@ export class Agent {
   private evictedLogged = 0;
   private readonly flowEvents: Record<string, number> = { opened: 0, closed_fin: 0, closed_rst: 0 };
   private mptcp: MptcpConnValue[] = [];
+  private sockQueue: SockEventValue[] = [];
   readonly prom: PrometheusExporter;
   private readonly rollup: Rollup;
   private readonly flows: MapMirror<unknown>;
@@ -127,7 +135,7 @@ export class Agent {
       });
       const a = agent;
       packets.onEvents((ev) => a.onFlowEvent(ev), (err) => log.warn('ring buffer', { error: err }));
-      sockets?.onEvents((ev) => a.onSockEvent(ev), (err) => log.warn('ring buffer', { error: err }));
+      sockets?.onEvents((ev) => a.queueSockEvent(ev), (err) => log.warn('ring buffer', { error: err }));
       agent.round();
       agent.server = await startServer(config.listen.host, config.listen.port, agent.prom, agent, log);
       log.info('serving', { listen: `${config.listen.host}:${config.listen.port}` });
@@ -154,8 +162,33 @@ export class Agent {
     });
   }
 
-  private onSockEvent(ev: SockEventValue): void {
-    const now = monoNs();
+  /**
+   * Socket events wait in a queue until a round handles them: a close
+   * record is held for CLOSE_SETTLE_NS, in case the kernel sends the RST of
+   * a linger-0 close right after it and a RESET event corrects its reason.
+   */
+  private queueSockEvent(ev: SockEventValue): void {
+    this.sockQueue.push(ev);
+  }
+
+  private handleSockEvents(now: number, settleNs = CLOSE_SETTLE_NS): void {
+    const resets = this.sockQueue.filter((e) => e.type === SockEventType.reset);
+    let queue = this.sockQueue.filter((e) => e.type !== SockEventType.reset);
+    for (const r of resets) {
+      const closed = queue.find((e) => e.type === SockEventType.closed && e.s.startNs === r.s.startNs && sameKey(e, r));
+      if (closed) closed.s.closeReason = r.s.closeReason;
+      else this.log.debug('reset after a close record already handled', { port: r.key.sport, peer_port: r.key.dport });
+    }
+    const keep: SockEventValue[] = [];
+    for (const ev of queue) {
+      if (ev.type === SockEventType.closed && now - ev.s.endNs < settleNs) keep.push(ev);
+      else this.onSockEvent(ev, now);
+    }
+    queue = keep;
+    this.sockQueue = queue;
+  }
+
+  private onSockEvent(ev: SockEventValue, now: number): void {
     const s = this.sockKind.seriesOf(ev.key, ev.s.flags, ev.s.mptcpToken, now);
     s.lastActiveNs = now;
     const subflow = (ev.s.flags & SockFlag.mptcp) !== 0;
@@ -206,6 +239,7 @@ export class Agent {
       const kernel = this.packets.readStats();
       const sockStats = this.sockets?.readStats();
       const now = monoNs();
+      this.handleSockEvents(now);
       for (const s of this.rollup.all()) s.beginRound();
       this.mptcp = this.sockets?.readMptcp() ?? [];
       this.flowKind.setNow(now);
@@ -277,8 +311,9 @@ export class Agent {
     }
     try {
       this.sockets?.drainEvents(); // the last completion records
-    } catch {
-      // stopping anyway
+      this.handleSockEvents(monoNs(), 0);
+    } catch (err) {
+      this.log.warn('last socket events', { error: err });
     }
     this.sockets?.close();
     this.packets.close();

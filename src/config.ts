@@ -57,7 +57,12 @@ export interface Config {
     tableSize: number;
     /** Hook families to try, best first. */
     hooks: HookFamily[];
-    /** Minimum gap between two srtt/cwnd samples of one socket (ms; 0: every tcp_probe event). */
+    /**
+     * Minimum gap between two srtt/cwnd samples of one socket (ms; 0: every
+     * tcp_probe event). tcp_probe fires per ACK, so unlimited samples weigh
+     * busy moments (when ACKs come fast, and RTT is often low) more than
+     * quiet ones; 1 ms samples a busy socket evenly in time.
+     */
     sampleIntervalMs: number;
   };
   connectionLog: {
@@ -87,7 +92,7 @@ export const defaults: Config = {
   flowClosedTimeoutMs: 10_000,
   seriesIdleTimeoutMs: 600_000,
   bpfDir: join(projectRoot, 'bpf'),
-  sockets: { enabled: true, tableSize: 16384, hooks: [...HOOK_FAMILIES], sampleIntervalMs: 0 },
+  sockets: { enabled: true, tableSize: 16384, hooks: [...HOOK_FAMILIES], sampleIntervalMs: 1 },
   connectionLog: { path: null, groups: [...CONN_LOG_GROUPS] },
 };
 

@@ -10,18 +10,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProc } from './helpers/agent.js';
-import { sleep, start, type Running } from './helpers/exec.js';
+import { sleep, type Running } from './helpers/exec.js';
 import { Lab } from './helpers/netns.js';
 import { one, pick, type Sample } from './helpers/prom.js';
-import { startSink } from './helpers/tcp.js';
+import { burst, startSink } from './helpers/tcp.js';
 
 const PORTS = [6001, 6002, 6003, 6004];
 const CONNECTIONS = 240;
-
-/** Opens n short connections round-robin over ports, each sending 2 KB. */
-const burstJs = `const net=require('net');const [host,n,...ports]=process.argv.slice(1);let done=0;
-function one(i){return new Promise(r=>{const s=net.connect(+ports[i%ports.length],host,()=>{s.end(Buffer.alloc(2048,1))});s.on('close',r);s.on('error',r)})}
-(async()=>{for(let i=0;i<+n;i+=20){await Promise.all(Array.from({length:20},(_,k)=>one(i+k)))}console.log('done')})()`;
 
 function total(m: Sample[], name: string): number {
   return pick(m, name).reduce((a, s) => a + s.value, 0);
@@ -49,15 +44,14 @@ describe('flow table and series budget limits', () => {
   });
 
   it('evicts, overflows and retires without a counter going backwards', async () => {
-    const [cmd, args] = lab.argv(lab.nsA, process.execPath, ['-e', burstJs, lab.ipB, String(CONNECTIONS), ...PORTS.map(String)]);
-    const burst = start(cmd, args);
-    procs.push(burst);
     const seen: Sample[][] = [];
-    while (burst.proc.exitCode === null) {
+    let done = false;
+    const running = burst(lab, lab.nsA, lab.ipB, CONNECTIONS, PORTS).finally(() => (done = true));
+    while (!done) {
       seen.push(await agent.scrape());
       await sleep(100);
     }
-    assert.equal(burst.proc.exitCode, 0, burst.stderr());
+    procs.push(await running);
     await sleep(1500); // closed flows leave the table after 500ms idle
     seen.push(await agent.scrape());
     const last = seen.at(-1)!;

@@ -262,6 +262,7 @@ export const SockSummary = struct('sock_summary', {
 
 export const SockStats = struct('sock_stats', {
   key: SockKey,
+  last_sample_ns: u64,
   s: SockSummary,
   srtt_hist: array(u32, HIST_BUCKETS),
   cwnd_hist: array(u32, HIST_BUCKETS),
@@ -276,7 +277,7 @@ export const MptcpConn = struct('mptcp_conn', {
   total: u32,
 });
 
-export const SockEventType = { opened: 1, closed: 2, mptcpClosed: 3 } as const;
+export const SockEventType = { opened: 1, closed: 2, mptcpClosed: 3, reset: 4 } as const;
 
 export const SockEvent = struct('sock_event', {
   type: u32,

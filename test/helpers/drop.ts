@@ -16,7 +16,9 @@
  * process. close() detaches and frees them (and process exit does too). The
  * link holds neither the device nor the namespace: when the namespace is
  * deleted its veths go and the kernel detaches the link by itself (the link
- * stays as a defunct fd until close(); bpftool link show reports no ifindex).
+ * stays as a defunct fd until close(), its fdinfo showing ifindex 0: see
+ * Dropper.link(); bpftool 7.1 does not decode tcx links, nor list them in
+ * `bpftool net`).
  *
  * Counters are per program run, i.e. per skb: on a veth egress with TSO one
  * skb is a GSO batch of many wire segments, all dropped together; the *Segs
@@ -186,11 +188,10 @@ const BPF_F_BEFORE = 1 << 3;
 
 /**
  * Loads the dropper with drop probability perMillion / 1e6 and attaches it
- * by tcx to dev in namespace ns. `lab` is only used for the type of ns (any
- * namespace under /run/netns works).
+ * by tcx to dev in namespace ns (a name under /run/netns: Lab.nsA, ...).
  */
 export async function attachDropper(
-  _lab: NsExec,
+  lab: NsExec,
   ns: string,
   dev: string,
   perMillion: number,
@@ -211,6 +212,8 @@ export async function attachDropper(
   const rodata = Buffer.alloc(size);
   for (const name of RODATA_VARS) rodata.writeUInt32LE(values[name], offsets.get(name)!);
 
+  // the ifindex as the namespace itself sees it, to check the setns path against
+  const expectIndex = Number((await lab.exec(ns, 'cat', [`/sys/class/net/${dev}/ifindex`])).stdout);
   const obj = BpfObject.open(path);
   let linkFd = -1;
   try {
@@ -229,6 +232,7 @@ export async function attachDropper(
     const ifindex = inNetns(ns, () => {
       const idx = ifNameToIndex(dev);
       if (!idx) throw new BpfError(`if_nametoindex ${dev} in ${ns}`, koffi.errno());
+      if (idx !== expectIndex) throw new Error(`${dev} in ${ns}: ifindex ${idx} after setns, ${expectIndex} in the namespace`);
       const fd = libbpf.link_create(progFd, idx, attachType, opt);
       if (fd < 0) throw new BpfError(`tcx/${opts.dir ?? 'egress'} ${dev} in ${ns}`, -fd);
       linkFd = fd;

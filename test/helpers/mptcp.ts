@@ -66,9 +66,10 @@ while True:
  * subflows only once the connection is fully established, which for the
  * client means data the server acknowledged) and waits until the connection
  * has waitSubflows subflows (exit 3 after waitMs); sends the rest of bytes,
- * holds holdMs (or until a line or EOF on stdin when holdMs < 0; a line also
- * ends a positive hold early), then shuts down its side and waits for the
- * server to close. JSON lines: ready, sent, final (just before shutdown),
+ * waits until the server acknowledged all of them (MPTCP data ACK), holds
+ * holdMs (or until a line or EOF on stdin when holdMs < 0; a line also ends
+ * a positive hold early), then shuts down its side and waits for the server
+ * to close. JSON lines: ready, sent, final (just before shutdown),
  * closed; each with the MPTCP_INFO and per-subflow addresses and tcp_info.
  */
 const clientPy = String.raw`
@@ -129,6 +130,12 @@ while mptcp_info(s)['subflows'] + 1 < want:
 emit(snapshot(s, 'ready'))
 while left > 0:
     k = min(left, len(chunk)); s.sendall(chunk[:k]); left -= k
+# hold only once the server acknowledged everything at the MPTCP level, so
+# that nothing moves while the caller reads the kernel's counters
+# (mptcpi_bytes_acked is 0 before Linux 6.5: then do not wait)
+deadline = time.monotonic() + 60
+while nbytes and mptcp_info(s)['bytesSent'] and mptcp_info(s)['bytesAcked'] < nbytes and time.monotonic() < deadline:
+    time.sleep(0.002)
 emit(snapshot(s, 'sent'))
 if hold_ms < 0: select.select([sys.stdin], [], [])
 elif hold_ms > 0: select.select([sys.stdin], [], [], hold_ms / 1000)
@@ -323,7 +330,7 @@ export class MptcpClient {
     return this.p.waitFor('ready', 30_000) as unknown as Promise<ClientSnapshot>;
   }
 
-  /** The snapshot taken after sending everything (sendall returned). */
+  /** The snapshot taken after sending everything and the server acknowledging it (MPTCP data ACK). */
   sent(timeoutMs = 60_000): Promise<ClientSnapshot> {
     return this.p.waitFor('sent', timeoutMs) as unknown as Promise<ClientSnapshot>;
   }

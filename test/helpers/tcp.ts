@@ -32,3 +32,18 @@ export async function sendBytes(lab: Lab, ns: string, host: string, port: number
   return r;
 }
 
+
+/**
+ * n short connections from ns to host, round-robin over ports, 50 at a
+ * time; each sends `bytes` and closes (reset: with a RST instead of a FIN).
+ */
+const burstJs = `const net=require('net');const [host,n,bytes,reset,...ports]=process.argv.slice(1);
+function one(i){return new Promise(r=>{const s=net.connect(+ports[i%ports.length],host,()=>{s.write(Buffer.alloc(+bytes,1),()=>{if(reset==='1')setTimeout(()=>s.resetAndDestroy(),20);else s.end()})});s.on('close',r);s.on('error',r)})}
+(async()=>{for(let i=0;i<+n;i+=50){await Promise.all(Array.from({length:Math.min(50,+n-i)},(_,k)=>one(i+k)))}console.log('done')})()`;
+
+export async function burst(lab: Lab, ns: string, host: string, n: number, ports: number[], opts: { bytes?: number; reset?: boolean } = {}): Promise<Running> {
+  const [cmd, args] = lab.argv(ns, process.execPath, ['-e', burstJs, host, String(n), String(opts.bytes ?? 2048), opts.reset ? '1' : '0', ...ports.map(String)]);
+  const r = start(cmd, args);
+  await waitFor(r, 'done', 120_000);
+  return r;
+}
