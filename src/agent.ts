@@ -181,7 +181,9 @@ export class Agent {
     }
     const keep: SockEventValue[] = [];
     for (const ev of queue) {
-      if (ev.type === SockEventType.closed && now - ev.s.endNs < settleNs) keep.push(ev);
+      // close records wait (and what follows them, to keep the kernel's order)
+      const closing = ev.type === SockEventType.closed || ev.type === SockEventType.mptcpClosed;
+      if (keep.length > 0 || (closing && now - ev.s.endNs < settleNs)) keep.push(ev);
       else this.onSockEvent(ev, now);
     }
     queue = keep;
@@ -191,7 +193,15 @@ export class Agent {
   private onSockEvent(ev: SockEventValue, now: number): void {
     const s = this.sockKind.seriesOf(ev.key, ev.s.flags, ev.s.mptcpToken, now);
     s.lastActiveNs = now;
+    s.hasSockets = true;
     const subflow = (ev.s.flags & SockFlag.mptcp) !== 0;
+    this.log.debug('socket event', {
+      event: ev.type,
+      local: `${addressToString(ev.key.saddr)}:${ev.key.sport}`,
+      peer: `${addressToString(ev.key.daddr)}:${ev.key.dport}`,
+      flags: ev.s.flags,
+      token: ev.s.mptcpToken,
+    });
     if (ev.type === SockEventType.opened) {
       s.opened++;
       if (subflow) s.subflowEvents.established++;
@@ -202,7 +212,7 @@ export class Agent {
     } else if (ev.type === SockEventType.mptcpClosed) {
       s.mptcpSubflows.set(ev.subflows, (s.mptcpSubflows.get(ev.subflows) ?? 0) + 1);
       s.mptcpSubflowsSum += ev.subflows;
-      this.sockKind.forgetConnection(ev.s.mptcpToken, ev.key.netns);
+      this.sockKind.connectionClosed(ev.s.mptcpToken, ev.key.netns, now);
     }
     if (this.connLog && ev.type !== SockEventType.opened) {
       const wallNow = Date.now();
@@ -249,9 +259,11 @@ export class Agent {
         const s = this.sockKind.seriesOf(c.first, SockFlag.mptcp, c.token, now);
         s.mptcpConnections++;
         s.mptcpSubflowsOpen += c.open;
+        s.hasSockets = true;
       }
       this.flowEvicted = evictions(this.flowEvicted, kernel.flow_created, this.flows.deletedTotal, r.entries);
       if (rs && sockStats) this.sockEvicted = evictions(this.sockEvicted, sockStats.created, this.socks!.deletedTotal, rs.entries);
+      this.sockKind.purge(now, this.config.flowClosedTimeoutMs * 1e6 + 2 * this.config.intervalMs * 1e6);
       this.rollup.expire(now, this.config.seriesIdleTimeoutMs * 1e6);
       const attached = this.packets.attached();
       const snap: Snapshot = {
@@ -262,6 +274,8 @@ export class Agent {
           minRttNs: [...s.minRttNs],
           flows: s.flows,
           sockets: s.sockets,
+          hasFlows: s.hasFlows,
+          hasSockets: s.hasSockets,
           opened: s.opened,
           closed: { ...s.closed },
           subflowEvents: { ...s.subflowEvents },

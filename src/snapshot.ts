@@ -13,6 +13,9 @@ export interface SeriesView {
   minRttNs: readonly number[];
   flows: number;
   sockets: number;
+  /** fed by the packet path / the socket path, ever: which families to export */
+  hasFlows: boolean;
+  hasSockets: boolean;
   opened: number;
   closed: Record<CloseReasonName, number>;
   subflowEvents: { established: number; closed: number };

@@ -102,8 +102,8 @@ describe('loss injection', () => {
     // machine) are possible without any loss
     const r1 = await retransSegs(lab, lab.nsA);
     await transfer(lab, 5302, 10_000_000);
-    const after = (await retransSegs(lab, lab.nsA)) - r1;
-    assert.ok(after < 20, `RetransSegs +${after} without the dropper`);
+    const undisturbed = (await retransSegs(lab, lab.nsA)) - r1;
+    assert.ok(undisturbed < 20, `RetransSegs +${undisturbed} without the dropper`);
   });
 
   it('TC_ACT_SHOT at the receiver ingress: retransmitted', async () => {

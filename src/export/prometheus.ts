@@ -149,9 +149,12 @@ export class PrometheusExporter {
         if (h.count > 0) histogram(out, name, labelString(s.labels), h, plan, sumScale);
       }
     };
-    const counter = (name: string, help: string, values: (s: SeriesView) => [string | undefined, number][], type = 'counter') => {
+    const counter = (name: string, help: string, values: (s: SeriesView) => [string | undefined, number][], type = 'counter', sockets = false) => {
       header(out, name, type, help);
-      for (const s of series) for (const [extra, v] of values(s)) sample(out, name, labelString(s.labels), v, extra);
+      for (const s of series) {
+        if (!(sockets ? s.hasSockets : s.hasFlows)) continue;
+        for (const [extra, v] of values(s)) sample(out, name, labelString(s.labels), v, extra);
+      }
     };
     hist('tcpulse_rtt_seconds', 'Passive RTT from TCP timestamps: interface to the peer and back.', (s) => s.total.rtt[Side.dst]!, this.usPlan, 1e-9);
     if (this.opts.localRtt) {
@@ -173,25 +176,28 @@ export class PrometheusExporter {
     counter('tcpulse_flows_active', 'Flows of the series in the kernel flow table.', (s) => [[undefined, s.flows]], 'gauge');
     hist('tcpulse_srtt_seconds', 'Smoothed RTT of the kernel (tcp_probe samples) of sockets on this node.', (s) => s.total.srtt, this.usPlan, 1e-6);
     hist('tcpulse_cwnd_segments', 'Congestion window (tcp_probe samples) of sockets on this node.', (s) => s.total.cwnd, this.intPlan, 1);
-    counter('tcpulse_retransmits_total', 'Retransmitted segments of sockets on this node.', (s) => [[undefined, s.total.retransmits]]);
-    counter('tcpulse_connections_opened_total', 'Connections of sockets on this node that reached ESTABLISHED.', (s) => [[undefined, s.opened]]);
+    counter('tcpulse_retransmits_total', 'Retransmitted segments of sockets on this node.', (s) => [[undefined, s.total.retransmits]], 'counter', true);
+    counter('tcpulse_connections_opened_total', 'Connections of sockets on this node that reached ESTABLISHED.', (s) => [[undefined, s.opened]], 'counter', true);
     counter('tcpulse_connections_closed_total', 'Established connections that closed, by how.', (s) =>
-      CLOSE_REASONS.map((r) => [`reason="${r}"`, s.closed[r]] as [string, number]));
-    counter('tcpulse_connections_active', 'Open sockets of the series in the kernel socket table.', (s) => [[undefined, s.sockets]], 'gauge');
+      CLOSE_REASONS.map((r) => [`reason="${r}"`, s.closed[r]] as [string, number]), 'counter', true);
+    counter('tcpulse_connections_active', 'Open sockets of the series in the kernel socket table.', (s) => [[undefined, s.sockets]], 'gauge', true);
     header(out, 'tcpulse_mptcp_subflows', 'histogram', 'Subflows per MPTCP connection, observed when the connection closes.');
     for (const s of series) {
       if (s.mptcpSubflows.size > 0) smallHistogram(out, 'tcpulse_mptcp_subflows', labelString(s.labels), s.mptcpSubflows, s.mptcpSubflowsSum, 8);
     }
     const mptcpLive = (s: SeriesView, v: number): [string | undefined, number][] => (s.mptcpConnections > 0 ? [[undefined, v]] : []);
-    counter('tcpulse_mptcp_subflows_open', 'Open subflows of the open MPTCP connections.', (s) => mptcpLive(s, s.mptcpSubflowsOpen), 'gauge');
-    counter('tcpulse_mptcp_connections_open', 'Open MPTCP connections.', (s) => mptcpLive(s, s.mptcpConnections), 'gauge');
+    counter('tcpulse_mptcp_subflows_open', 'Open subflows of the open MPTCP connections.', (s) => mptcpLive(s, s.mptcpSubflowsOpen), 'gauge', true);
+    counter('tcpulse_mptcp_connections_open', 'Open MPTCP connections.', (s) => mptcpLive(s, s.mptcpConnections), 'gauge', true);
     counter('tcpulse_mptcp_subflow_events_total', 'MPTCP subflows established and closed.', (s) =>
       s.subflowEvents.established + s.subflowEvents.closed === 0
         ? []
         : [
             ['event="established"', s.subflowEvents.established],
             ['event="closed"', s.subflowEvents.closed],
-          ]);
+          ],
+      'counter',
+      true,
+    );
     return out.join('\n') + '\n';
   }
 

@@ -37,6 +37,7 @@ export function flowKind(rollup: Rollup, minRttWindowNs: number): EntryKind<Flow
     add: (c, v, value) => c.addFlow(v, value),
     observe: (s, v) => {
       s.flows++;
+      s.hasFlows = true;
       for (let side = 0; side < 2; side++) {
         const m = windowedMin(v.rtt[side]!, epoch);
         if (m < s.minRttNs[side]!) s.minRttNs[side] = m;

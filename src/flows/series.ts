@@ -32,6 +32,9 @@ export class Series {
   mptcpSubflowsSum = 0;
 
   lastActiveNs: number;
+  /** What has ever fed the series: only those families are exported for it. */
+  hasFlows = false;
+  hasSockets = false;
 
   constructor(
     readonly id: string,

@@ -26,6 +26,7 @@ export class SockKind implements EntryKind<SockEntry> {
   readonly firstNsOffset = SockStats.offset('s.start_ns');
   /** series of MPTCP connections already seen, by mptcpId */
   private readonly connSeries = new Map<string, Series>();
+  private readonly closedAt = new Map<string, number>();
 
   constructor(
     private readonly rollup: Rollup,
@@ -58,13 +59,29 @@ export class SockKind implements EntryKind<SockEntry> {
     return s;
   }
 
-  /** Forgets a finished MPTCP connection's series. */
-  forgetConnection(token: number, netns: number): void {
-    this.connSeries.delete(mptcpId(token, netns));
+  /**
+   * A finished MPTCP connection's series is kept a while longer: its
+   * subflow sockets may still be read (or first read) after it closed.
+   */
+  connectionClosed(token: number, netns: number, nowNs: number): void {
+    this.closedAt.set(mptcpId(token, netns), nowNs);
+  }
+
+  /** Forgets connections closed more than keepNs ago. */
+  purge(nowNs: number, keepNs: number): void {
+    for (const [id, t] of this.closedAt) {
+      if (nowNs - t < keepNs) continue;
+      this.closedAt.delete(id);
+      this.connSeries.delete(id);
+    }
   }
 
   assign(_key: Buffer, v: SockEntry, nowNs: number): Series | null {
     if (v.key.sport === 0) return null; // connect() has not picked a port yet
+    // in the handshake: wait for ESTABLISHED, which also tells an MPTCP
+    // subflow's connection (sockets older than the agent have neither flag)
+    const handshake = v.s.flags & (SockFlag.active | SockFlag.passive) && !(v.s.flags & SockFlag.established);
+    if (handshake) return null;
     return this.seriesOf(v.key, v.s.flags, v.s.mptcpToken, nowNs);
   }
 
@@ -73,6 +90,7 @@ export class SockKind implements EntryKind<SockEntry> {
   }
 
   observe(s: Series, v: SockEntry): void {
+    s.hasSockets = true;
     if (!(v.s.flags & SockFlag.closed)) s.sockets++;
   }
 }

@@ -3,18 +3,21 @@ import { projectRoot } from '../../src/paths.js';
 import { join } from 'node:path';
 import { sleep, start, type Running } from './exec.js';
 import type { Lab } from './netns.js';
+
+/** What the agent runner needs of a lab: running commands in its namespaces. */
+export type LabLike = Pick<Lab, 'exec' | 'argv'>;
 import { parseProm, type Sample } from './prom.js';
 
 export const AGENT_PORT = 9983;
 
 export class AgentProc {
   private constructor(
-    readonly lab: Lab,
+    readonly lab: LabLike,
     readonly ns: string,
     readonly proc: Running,
   ) {}
 
-  static async start(lab: Lab, ns: string, args: string[]): Promise<AgentProc> {
+  static async start(lab: LabLike, ns: string, args: string[]): Promise<AgentProc> {
     const [cmd, argv] = lab.argv(ns, process.execPath, [
       '--import', 'tsx', join(projectRoot, 'src/cli.ts'), '--listen', `127.0.0.1:${AGENT_PORT}`, ...args,
     ]);

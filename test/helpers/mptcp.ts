@@ -266,20 +266,19 @@ class JsonLines {
       }
     });
     proc.stderr!.on('data', (d) => (this.stderr += d));
-    this.exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
+    // 'close', not 'exit': all output has been read by then
+    this.exited = new Promise((resolve) => proc.on('close', (code, sig) => resolve(code ?? sig ?? -1)));
+    void this.exited.then(() => (this.done = true));
   }
+
+  private done = false;
 
   async waitFor(event: string, ms: number): Promise<Record<string, unknown>> {
     const deadline = Date.now() + ms;
-    let exited = false;
-    void this.exited.then(() => (exited = true));
     for (;;) {
       const e = this.events.find((x) => x.event === event);
       if (e) return e;
-      if (exited) await sleep(20); // let the last output arrive
-      if (exited && !this.events.some((x) => x.event === event)) {
-        throw new Error(`waiting for "${event}": exited ${await this.exited}: ${this.stderr.trim()}`);
-      }
+      if (this.done) throw new Error(`waiting for "${event}": exited ${await this.exited}: ${this.stderr.trim()}`);
       if (Date.now() > deadline) throw new Error(`waiting for "${event}": timeout after ${ms} ms: ${this.stderr.trim()}`);
       await sleep(10);
     }
