@@ -44,8 +44,8 @@ const volatile struct sock_cfg scfg = {
 	.sample_interval_ns = 0,
 };
 
-/* One entry per socket; the agent sizes it (16384 by default: 16 MiB of
- * values at 1000 bytes each). LRU: a full table evicts the coldest socket. */
+/* One entry per socket; the agent sizes it (16384 by default: 15 MiB of
+ * values at 976 bytes each). LRU: a full table evicts the coldest socket. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
