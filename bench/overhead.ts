@@ -6,8 +6,10 @@
  * A veth pair joins the root namespace to a fresh netns holding an iperf3
  * server; the client runs in the root namespace (--reverse: the server sends).
  * Each round measures, --seconds each: nothing attached; the agent with TC
- * ingress + TC egress; the agent with XDP ingress + TC egress; an empty XDP
- * program (the cost of XDP on a veth itself: NAPI mode, the peer loses TSO).
+ * ingress + TC egress and its socket hooks (the default); the same with
+ * --no-sockets; the agent with XDP ingress + TC egress + socket hooks; an empty
+ * XDP program (the cost of XDP on a veth itself: NAPI mode, the peer loses TSO).
+ * The socket hooks (ts_*) are global, so they run for both iperf3 ends.
  * BPF run time comes from kernel.bpf_stats_enabled (on for the run, restored
  * after), which itself adds a little cost to every program run. Agent CPU is
  * read from /proc/PID/stat before iperf3 and after the agent's next rollups, so
@@ -67,6 +69,8 @@ async function stop(c: ChildProcess | undefined, ms: number): Promise<void> {
 // ---- measurements ---------------------------------------------------------
 
 interface ProgStat { id: number; name: string; ns: number; cnt: number }
+/** The agent's programs: packet (tcpulse_*) and socket (ts_*). */
+const ours = (name?: string) => !!name && /^(tcpulse_|ts_)/.test(name);
 function progs(filter: (p: { id: number; name?: string }) => boolean): Map<number, ProgStat> {
   const all = JSON.parse(sh('bpftool', 'prog', 'show', '-j')) as { id: number; name?: string; run_time_ns?: number; run_cnt?: number }[];
   return new Map(all.filter(filter).map((p) => [p.id, { id: p.id, name: p.name ?? '?', ns: p.run_time_ns ?? 0, cnt: p.run_cnt ?? 0 }]));
@@ -152,26 +156,29 @@ async function startAgent(extra: readonly string[]): Promise<{ pid: number; port
 
 // ---- phases ---------------------------------------------------------------
 
-interface Sample { gbps: number; progs: ProgStat[]; pkts?: Record<Dir, number>; cpuS?: number; rssKiB?: number }
+/** secs: wall time between the two program snapshots (the runs/s divisor). */
+interface Sample { gbps: number; secs: number; progs: ProgStat[]; pkts?: Record<Dir, number>; cpuS?: number; rssKiB?: number }
 const configs = [
   { key: 'none', label: 'nothing attached' },
-  { key: 'tc', label: 'agent tc-in + tc-eg', args: [] as string[] },
-  { key: 'xdp', label: 'agent xdp-in + tc-eg', args: ['--ingress-hook', 'xdp'] },
+  { key: 'tc', label: 'agent tc-in + tc-eg + sockets', args: [], sockets: true },
+  { key: 'tcns', label: 'agent tc-in + tc-eg, --no-sockets', args: ['--no-sockets'], sockets: false },
+  { key: 'xdp', label: 'agent xdp-in + tc-eg + sockets', args: ['--ingress-hook', 'xdp'], sockets: true },
   { key: 'empty', label: 'empty XDP (xdp_pass)' },
 ] as const;
 type Config = (typeof configs)[number];
 
-/** Another tcpulse (a test run) loaded meanwhile competes for the CPUs: say so. */
+/** Another tcpulse (a test run) loaded meanwhile competes for the CPUs (its socket hooks run for our sockets too): say so. */
 function warnForeign(label: string, held: Set<number>): void {
-  const n = progs((p) => !!p.name?.startsWith('tcpulse_') && !held.has(p.id)).size;
-  if (n) process.stderr.write(`warning: ${label}: ${n} tcpulse program(s) of another process loaded; figures may be disturbed\n`);
+  const n = progs((p) => ours(p.name) && !held.has(p.id)).size;
+  if (n) process.stderr.write(`warning: ${label}: ${n} tcpulse/ts_ program(s) of another process loaded; figures may be disturbed\n`);
 }
+const since = (t0: number) => (performance.now() - t0) / 1000;
 
 async function phase(cfg: Config, addr: string, xdpObj: string): Promise<Sample> {
   if (cfg.key === 'none') {
     const gbps = await iperf(addr);
     warnForeign(cfg.label, new Set());
-    return { gbps, progs: [] };
+    return { gbps, secs: seconds, progs: [] };
   }
   if (cfg.key === 'empty') {
     st.xdp = true;
@@ -179,10 +186,11 @@ async function phase(cfg: Config, addr: string, xdpObj: string): Promise<Sample>
     try {
       const id = (JSON.parse(sh('ip', '-j', 'link', 'show', 'dev', veth)) as { xdp?: { prog?: { id: number } } }[])[0]?.xdp?.prog?.id;
       if (id === undefined) throw new Error(`no XDP program on ${veth} after attaching`);
-      const p0 = progs((p) => p.id === id);
+      const [t0, p0] = [performance.now(), progs((p) => p.id === id)];
       const gbps = await iperf(addr);
+      const [p1, secs] = [progs((p) => p.id === id), since(t0)];
       warnForeign(cfg.label, new Set());
-      return { gbps, progs: progDelta(p0, progs((p) => p.id === id)) };
+      return { gbps, secs, progs: progDelta(p0, p1) };
     } finally {
       sh('ip', 'link', 'set', 'dev', veth, 'xdp', 'off');
       st.xdp = false;
@@ -192,17 +200,20 @@ async function phase(cfg: Config, addr: string, xdpObj: string): Promise<Sample>
   try {
     // Only this agent's programs: another tcpulse (a test run) may load its own meanwhile.
     const held = heldProgIds(agent.pid);
-    const mine = (p: { id: number; name?: string }) => held.has(p.id) && !!p.name?.startsWith('tcpulse_');
-    const p0 = progs(mine);
-    if (p0.size === 0) throw new Error(`agent ${agent.pid} holds no tcpulse_ programs`);
+    const mine = (p: { id: number; name?: string }) => held.has(p.id) && ours(p.name);
+    const [t0, p0] = [performance.now(), progs(mine)];
+    const names = [...p0.values()].map((p) => p.name);
+    if (!names.some((n) => n.startsWith('tcpulse_'))) throw new Error(`agent ${agent.pid} holds no tcpulse_ programs`);
+    if (names.some((n) => n.startsWith('ts_')) !== cfg.sockets) throw new Error(`${cfg.label}: agent ${agent.pid} holds ts_ programs: ${!cfg.sockets}`);
     const [m0, c0] = [await agentPackets(agent.port), cpuTicks(agent.pid)];
     const gbps = await iperf(addr);
-    const p1 = progs(mine);
+    const [p1, secs] = [progs(mine), since(t0)];
     warnForeign(cfg.label, held);
     await sleep(2 * intervalMs + 500); // let the agent roll the last packets up
     const [m1, c1] = [await agentPackets(agent.port), cpuTicks(agent.pid)];
     return {
       gbps,
+      secs,
       progs: progDelta(p0, p1),
       pkts: { ingress: m1.ingress - m0.ingress, egress: m1.egress - m0.egress },
       cpuS: (c1 - c0) / clkTck,
@@ -278,31 +289,34 @@ const fix = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 
 function report(results: Map<Config['key'], Sample[]>): void {
-  const base = mean(results.get('none')!.map((s) => s.gbps));
-  const rows: string[][] = [['config', 'Gbit/s', '±sd', 'vs none', 'program', 'runs', 'ns/run', 'agent pkts', 'pkts/run', 'ns/pkt', 'CPU s/Mpkt', 'RSS MiB']];
+  const gbps = (k: Config['key']) => mean(results.get(k)!.map((s) => s.gbps));
+  const base = gbps('none');
+  const rows: string[][] = [['config', 'Gbit/s', '±sd', 'vs none', 'program', 'runs', 'runs/s', 'ns/run', 'agent pkts', 'pkts/run', 'ns/pkt', 'CPU s/Mpkt', 'RSS MiB']];
+  const perPkt = new Map<Config['key'], { cpu: number; bpf: number }>(); // for the sockets on/off line
   for (const cfg of configs) {
     const ss = results.get(cfg.key)!;
     const g = ss.map((s) => s.gbps);
     const agent = ss[0]!.pkts !== undefined;
     const pk = { ingress: 0, egress: 0 };
     for (const s of ss) if (s.pkts) (pk.ingress += s.pkts.ingress, pk.egress += s.pkts.egress);
-    const cpu = ss.reduce((a, s) => a + (s.cpuS ?? 0), 0);
-    const head = [cfg.label, mean(g).toFixed(2), sd(g).toFixed(2), (mean(g) / base).toFixed(3)];
-    const tailCols = agent
-      ? [fix(cpu / ((pk.ingress + pk.egress) / 1e6), 4), fix(mean(ss.map((s) => s.rssKiB!)) / 1024, 1)]
-      : ['-', '-'];
+    const all = pk.ingress + pk.egress;
+    const [cpu, secs] = [ss.reduce((a, s) => a + (s.cpuS ?? 0), 0), ss.reduce((a, s) => a + s.secs, 0)];
     const byName = new Map<string, { ns: number; cnt: number }>();
     for (const p of ss.flatMap((s) => s.progs)) {
       const t = byName.get(p.name) ?? { ns: 0, cnt: 0 };
       byName.set(p.name, { ns: t.ns + p.ns, cnt: t.cnt + p.cnt });
     }
-    if (byName.size === 0) rows.push([...head, '-', '-', '-', '-', '-', '-', ...tailCols]);
+    if (agent) perPkt.set(cfg.key, { cpu: cpu / (all / 1e6), bpf: [...byName.values()].reduce((a, t) => a + t.ns, 0) / all });
+    const head = [cfg.label, mean(g).toFixed(2), sd(g).toFixed(2), (mean(g) / base).toFixed(3)];
+    const tailCols = agent ? [fix(cpu / (all / 1e6), 4), fix(mean(ss.map((s) => s.rssKiB!)) / 1024, 1)] : ['-', '-'];
+    if (byName.size === 0) rows.push([...head, ...Array<string>(7).fill('-'), ...tailCols]);
     [...byName].sort().forEach(([name, t], i) => {
-      const n = agent ? pk[/_in$/.test(name) ? 'ingress' : 'egress'] : NaN;
+      // Packet programs: the agent's packets of their direction; socket hooks: all its packets.
+      const n = !agent ? NaN : name.startsWith('ts_') ? all : pk[/_in$/.test(name) ? 'ingress' : 'egress'];
       rows.push([
         ...(i === 0 ? head : ['', '', '', '']),
-        name, String(t.cnt), fix(t.ns / t.cnt, 1),
-        agent ? String(n) : '-', fix(n / t.cnt, 2), fix(t.ns / n, 1),
+        name, String(t.cnt), fix(t.cnt / secs, 0), fix(t.ns / t.cnt, 1),
+        agent ? String(n) : '-', fix(n / t.cnt, n / t.cnt < 1000 ? 2 : 0), fix(t.ns / n, 1),
         ...(i === 0 ? tailCols : ['', '']),
       ]);
     });
@@ -310,10 +324,17 @@ function report(results: Map<Config['key'], Sample[]>): void {
   const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const left = new Set([0, 4]);
   for (const r of rows) console.log(r.map((v, c) => (left.has(c) ? v.padEnd(w[c]!) : v.padStart(w[c]!))).join('  ').trimEnd());
+  const [on, off] = [perPkt.get('tc')!, perPkt.get('tcns')!];
   console.log(
-    `runs, agent pkts: totals over ${rounds} round(s). ns/run: bpf_stats run_time_ns/run_cnt (one run may be a GSO/GRO\n` +
-      `super-packet); agent pkts: tcpulse_packets_total delta of the program's direction (per segment); ns/pkt = time/pkts.\n` +
-      `CPU s/Mpkt: agent utime+stime / all agent packets; RSS: VmRSS at the end of the phase, mean over rounds.`,
+    `\nsocket hooks on vs off (agent tc-in + tc-eg): throughput ${fix(gbps('tc') / gbps('tcns'), 3)}x, agent CPU ` +
+      `${fix(on.cpu, 4)} vs ${fix(off.cpu, 4)} s/Mpkt, agent BPF (all programs) ${fix(on.bpf, 1)} vs ${fix(off.bpf, 1)} ns/pkt\n`,
+  );
+  console.log(
+    `runs, agent pkts: totals over ${rounds} round(s); runs/s: runs / time between the program snapshots around iperf3.\n` +
+      `ns/run: bpf_stats run_time_ns/run_cnt (tcpulse_*: one run may be a GSO/GRO super-packet; ts_* socket hooks: one run\n` +
+      `is one event, e.g. ts_probe_btf per segment received by an established socket, both iperf3 ends, any socket on the host).\n` +
+      `agent pkts: tcpulse_packets_total delta (per segment) of the program's direction, both directions for ts_*; ns/pkt =\n` +
+      `time/pkts. CPU s/Mpkt: agent utime+stime / all agent packets; RSS: VmRSS at the end of the phase, mean over rounds.`,
   );
 }
 

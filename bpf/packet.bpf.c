@@ -12,6 +12,7 @@
 #include "tcpulse.h"
 #include "parse.h"
 #include "hist.h"
+#include "common.h"
 
 /* tcx "next" is TC_ACT_UNSPEC: let the rest of the chain and the stack run. */
 #define TCX_NEXT TC_ACT_UNSPEC
@@ -58,13 +59,7 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += 1; /* per-CPU slot: no atomic needed */
-}
+#define stat_inc(idx) percpu_inc(&stats, idx)
 
 static __always_inline void emit_event(const struct flow_key *key, __u64 now, __u32 type, __u32 flags)
 {

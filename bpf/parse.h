@@ -17,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "tcpulse.h"
+#include "common.h"
 
 /* 802.1Q inside 802.1ad is the common stack; more tags are not TCP to us. */
 #define MAX_VLAN_TAGS 2
@@ -66,14 +67,6 @@ struct pkt {
 #define TH_SYN 0x02
 #define TH_RST 0x04
 #define TH_ACK 0x10
-
-static __always_inline void map_v4(__u8 *dst, __be32 addr)
-{
-	__builtin_memset(dst, 0, 10);
-	dst[10] = 0xff;
-	dst[11] = 0xff;
-	__builtin_memcpy(dst + 12, &addr, 4);
-}
 
 static __always_inline int parse_tcp_opts(struct tcphdr *th, void *data_end, struct pkt *p)
 {

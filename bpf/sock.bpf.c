@@ -21,6 +21,7 @@
 #include "kernel.h"
 #include "tcpulse.h"
 #include "hist.h"
+#include "common.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -82,21 +83,7 @@ struct {
 	__uint(max_entries, 1024 * 1024);
 } sock_events SEC(".maps");
 
-static __always_inline void sstat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&sock_stats, &idx);
-
-	if (v)
-		*v += 1;
-}
-
-static __always_inline void map_v4(__u8 *dst, __be32 addr)
-{
-	__builtin_memset(dst, 0, 10);
-	dst[10] = 0xff;
-	dst[11] = 0xff;
-	__builtin_memcpy(dst + 12, &addr, 4);
-}
+#define sstat_inc(idx) percpu_inc(&sock_stats, idx)
 
 static __always_inline int is_tcp(struct sock *sk)
 {
@@ -409,77 +396,29 @@ static __always_inline void on_reset(struct sock *sk, __u32 flag)
 	}
 }
 
-/* tp_btf: typed tracepoints (5.5+) */
-SEC("tp_btf/tcp_probe")
-int BPF_PROG(ts_probe_btf, struct sock *sk, struct sk_buff *skb)
-{
-	on_probe(sk);
-	return 0;
-}
+/*
+ * One tracepoint, two families: tp_btf (typed, 5.5+) and raw_tp (untyped,
+ * 4.17+). Both pass the tracepoint's arguments the same way.
+ */
+#define TRACEPOINT(name, tp, call, ...)                \
+	SEC("tp_btf/" tp)                              \
+	int BPF_PROG(name##_btf, __VA_ARGS__)          \
+	{                                              \
+		call;                                  \
+		return 0;                              \
+	}                                              \
+	SEC("raw_tp/" tp)                              \
+	int BPF_PROG(name##_raw, __VA_ARGS__)          \
+	{                                              \
+		call;                                  \
+		return 0;                              \
+	}
 
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(ts_retx_btf, struct sock *sk, struct sk_buff *skb)
-{
-	on_retransmit(sk);
-	return 0;
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(ts_state_btf, struct sock *sk, int oldstate, int newstate)
-{
-	on_state(sk, newstate);
-	return 0;
-}
-
-SEC("tp_btf/tcp_send_reset")
-int BPF_PROG(ts_rsttx_btf, struct sock *sk)
-{
-	on_reset(sk, SOCK_F_RST_SENT);
-	return 0;
-}
-
-SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(ts_rstrx_btf, struct sock *sk)
-{
-	on_reset(sk, SOCK_F_RST_RECEIVED);
-	return 0;
-}
-
-/* raw_tp: the same tracepoints without BTF typing (4.17+) */
-SEC("raw_tp/tcp_probe")
-int BPF_PROG(ts_probe_raw, struct sock *sk, struct sk_buff *skb)
-{
-	on_probe(sk);
-	return 0;
-}
-
-SEC("raw_tp/tcp_retransmit_skb")
-int BPF_PROG(ts_retx_raw, struct sock *sk, struct sk_buff *skb)
-{
-	on_retransmit(sk);
-	return 0;
-}
-
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(ts_state_raw, struct sock *sk, int oldstate, int newstate)
-{
-	on_state(sk, newstate);
-	return 0;
-}
-
-SEC("raw_tp/tcp_send_reset")
-int BPF_PROG(ts_rsttx_raw, struct sock *sk)
-{
-	on_reset(sk, SOCK_F_RST_SENT);
-	return 0;
-}
-
-SEC("raw_tp/tcp_receive_reset")
-int BPF_PROG(ts_rstrx_raw, struct sock *sk)
-{
-	on_reset(sk, SOCK_F_RST_RECEIVED);
-	return 0;
-}
+TRACEPOINT(ts_probe, "tcp_probe", on_probe(sk), struct sock *sk)
+TRACEPOINT(ts_retx, "tcp_retransmit_skb", on_retransmit(sk), struct sock *sk)
+TRACEPOINT(ts_state, "inet_sock_set_state", on_state(sk, newstate), struct sock *sk, int oldstate, int newstate)
+TRACEPOINT(ts_rsttx, "tcp_send_reset", on_reset(sk, SOCK_F_RST_SENT), struct sock *sk)
+TRACEPOINT(ts_rstrx, "tcp_receive_reset", on_reset(sk, SOCK_F_RST_RECEIVED), struct sock *sk)
 
 /* kprobe: the functions around those tracepoints, where kprobes exist */
 SEC("kprobe/tcp_rcv_established")

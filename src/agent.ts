@@ -17,7 +17,7 @@ import { ETHERNET_TYPES, isGlob, listInterfaces, matchInterfaces, type NetInterf
 import { Rollup } from './flows/rollup.js';
 import { MapMirror } from './flows/mirror.js';
 import { flowKind } from './flows/flowtable.js';
-import { mptcpId, SockKind } from './flows/socktable.js';
+import { SockKind } from './flows/socktable.js';
 import { CLOSE_REASONS, type CloseReasonName } from './flows/series.js';
 import { addressToString } from './flows/address.js';
 import { PrometheusExporter } from './export/prometheus.js';
@@ -336,4 +336,3 @@ export class Agent {
   }
 }
 
-export { mptcpId };

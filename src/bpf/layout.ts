@@ -2,7 +2,7 @@
  * The structs of bpf/tcpulse.h, field for field. test/layout.test.ts checks
  * every offset and size here against the BTF of the compiled object.
  */
-import { array, readU64, struct, u16, u32, u64, u8, writeU64 } from './codec.js';
+import { array, readU64, struct, u16, u32, u64, u8, writeU64, type StructDef } from './codec.js';
 
 export const HIST_SUB_BITS = 2;
 export const HIST_BUCKETS = 100;
@@ -97,14 +97,18 @@ export interface FlowKeyValue {
   ifindex: number;
 }
 
-export function decodeFlowKey(buf: Buffer, off = 0): FlowKeyValue {
+/** The tuple both key layouts share: addresses at 0 and 16, then the ports. */
+function decodeTuple(def: StructDef, buf: Buffer, off: number) {
   return {
     saddr: buf.subarray(off, off + 16),
     daddr: buf.subarray(off + 16, off + 32),
-    sport: buf.readUInt16LE(off + FlowKey.offset('sport')),
-    dport: buf.readUInt16LE(off + FlowKey.offset('dport')),
-    ifindex: buf.readUInt32LE(off + FlowKey.offset('ifindex')),
+    sport: buf.readUInt16LE(off + def.offset('sport')),
+    dport: buf.readUInt16LE(off + def.offset('dport')),
   };
+}
+
+export function decodeFlowKey(buf: Buffer, off = 0): FlowKeyValue {
+  return { ...decodeTuple(FlowKey, buf, off), ifindex: buf.readUInt32LE(off + FlowKey.offset('ifindex')) };
 }
 
 export function encodeFlowKey(k: FlowKeyValue): Buffer {
@@ -300,13 +304,7 @@ export interface SockKeyValue {
 }
 
 export function decodeSockKey(buf: Buffer, off = 0): SockKeyValue {
-  return {
-    saddr: buf.subarray(off, off + 16),
-    daddr: buf.subarray(off + 16, off + 32),
-    sport: buf.readUInt16LE(off + SockKey.offset('sport')),
-    dport: buf.readUInt16LE(off + SockKey.offset('dport')),
-    netns: buf.readUInt32LE(off + SockKey.offset('netns')),
-  };
+  return { ...decodeTuple(SockKey, buf, off), netns: buf.readUInt32LE(off + SockKey.offset('netns')) };
 }
 
 export interface SockSummaryValue {

@@ -29,6 +29,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { procNetCounters } from './drop.js';
 import { run, sleep } from './exec.js';
+import { nsArgv, nsExec } from './netns.js';
 
 // ---- python3 programs ----
 
@@ -422,12 +423,11 @@ export class MptcpLab {
   }
 
   exec(ns: string, cmd: string, args: string[], opts?: Parameters<typeof run>[2]) {
-    return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+    return nsExec(ns, cmd, args, opts);
   }
 
-  /** argv that runs cmd inside ns (for spawning). */
   argv(ns: string, cmd: string, args: string[]): [string, string[]] {
-    return ['ip', ['netns', 'exec', ns, cmd, ...args]];
+    return nsArgv(ns, cmd, args);
   }
 
   private spawnPy(ns: string, script: string, args: string[]): JsonLines {

@@ -6,6 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import { run } from './exec.js';
 
+/** Runs cmd inside network namespace ns to completion. */
+export function nsExec(ns: string, cmd: string, args: string[], opts?: Parameters<typeof run>[2]) {
+  return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+}
+
+/** argv that runs cmd inside ns (for spawning). */
+export function nsArgv(ns: string, cmd: string, args: string[]): [string, string[]] {
+  return ['ip', ['netns', 'exec', ns, cmd, ...args]];
+}
+
 export class Lab {
   readonly nsA: string;
   readonly nsB: string;
@@ -47,12 +57,11 @@ export class Lab {
   }
 
   exec(ns: string, cmd: string, args: string[], opts?: Parameters<typeof run>[2]) {
-    return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+    return nsExec(ns, cmd, args, opts);
   }
 
-  /** argv that runs cmd inside ns (for spawning). */
   argv(ns: string, cmd: string, args: string[]): [string, string[]] {
-    return ['ip', ['netns', 'exec', ns, cmd, ...args]];
+    return nsArgv(ns, cmd, args);
   }
 
   async destroy(): Promise<void> {
