@@ -21,6 +21,8 @@ import { SockKind } from './flows/socktable.js';
 import { CLOSE_REASONS, type CloseReasonName } from './flows/series.js';
 import { addressToString } from './flows/address.js';
 import { PrometheusExporter } from './export/prometheus.js';
+import { Enricher } from './k8s/enricher.js';
+import { Labeler } from './k8s/labels.js';
 import { ConnectionLog, monoToWallMs } from './export/connlog.js';
 import { startServer } from './export/server.js';
 import type { ProbeStatus, Snapshot } from './snapshot.js';
@@ -57,6 +59,9 @@ const flowEventNames: Record<number, string> = {
   [FlowEventType.closedRst]: 'closed_rst',
 };
 
+/** How often interfaces are looked for (globs pick up new pod veths). */
+const INTERFACE_SCAN_MS = 1000;
+
 /** How long a close record waits for a RST that corrects it (the kernel sends it microseconds later). */
 const CLOSE_SETTLE_NS = 20e6;
 
@@ -82,6 +87,9 @@ export class Agent {
   private sockQueue: SockEventValue[] = [];
   readonly prom: PrometheusExporter;
   private readonly rollup: Rollup;
+  private readonly labeler: Labeler;
+  private readonly interfaceEvents = { attached: 0, detached: 0, failed: 0 };
+  private lastInterfaceScan = 0;
   private readonly flows: MapMirror<unknown>;
   private readonly flowKind: ReturnType<typeof flowKind>;
   private readonly sockKind: SockKind;
@@ -93,15 +101,21 @@ export class Agent {
     private readonly log: Logger,
     private readonly packets: PacketProbe,
     private readonly sockets: SocketProbe | null,
+    private readonly enricher: Enricher | null,
   ) {
-    this.rollup = new Rollup(config.maxSeries);
+    const k = config.kubernetes;
+    this.labeler = new Labeler(
+      enricher ? { index: enricher.index, level: k.rollup, nodeName: k.nodeName, prefixV4: k.peerPrefixV4, prefixV6: k.peerPrefixV6 } : null,
+    );
+    this.rollup = new Rollup(config.maxSeries, this.labeler.labelNames);
     const timeouts = { idleNs: config.flowIdleTimeoutMs * 1e6, closedNs: config.flowClosedTimeoutMs * 1e6 };
-    this.flowKind = flowKind(this.rollup, config.rtt.minRttWindowMs * 1e6);
-    this.flows = new MapMirror(packets.flows, this.flowKind, timeouts) as MapMirror<unknown>;
-    this.sockKind = new SockKind(this.rollup, {
+    const generation = () => this.labeler.generation;
+    this.flowKind = flowKind(this.rollup, this.labeler, config.rtt.minRttWindowMs * 1e6);
+    this.flows = new MapMirror(packets.flows, this.flowKind, timeouts, generation) as MapMirror<unknown>;
+    this.sockKind = new SockKind(this.rollup, this.labeler, {
       firstKey: (token, netns) => this.mptcp.find((c) => c.token === token && c.netns === netns)?.first,
     });
-    this.socks = sockets?.socks ? (new MapMirror(sockets.socks, this.sockKind, timeouts) as MapMirror<unknown>) : null;
+    this.socks = sockets?.socks ? (new MapMirror(sockets.socks, this.sockKind, timeouts, generation) as MapMirror<unknown>) : null;
     this.prom = new PrometheusExporter({ localRtt: config.rtt.localSide, buckets: config.rtt.buckets, version });
   }
 
@@ -109,22 +123,21 @@ export class Agent {
     const ifaces = resolveInterfaces(config.interfaces, log);
     const packets = new PacketProbe(config, log);
     let sockets: SocketProbe | null = null;
+    let enricher: Enricher | null = null;
     let agent: Agent | null = null;
     try {
       if (config.sockets.enabled) sockets = new SocketProbe(config, log);
-      agent = new Agent(config, log, packets, sockets);
+      if (config.kubernetes.enabled) {
+        enricher = new Enricher({ apiServer: config.kubernetes.apiServer, log: log.child({ component: 'kubernetes' }) });
+        enricher.start();
+      }
+      agent = new Agent(config, log, packets, sockets, enricher);
       if (config.connectionLog.path) {
         agent.connLog = new ConnectionLog(config.connectionLog.path, config.connectionLog.groups, (err) =>
           log.error('connection log', { error: err }),
         );
       }
-      for (const i of ifaces) {
-        try {
-          packets.attach(i);
-        } catch (err) {
-          log.error('attach failed', { interface: i.name, error: err });
-        }
-      }
+      for (const i of ifaces) agent.attach(i);
       if (packets.attached().length === 0 && ifaces.length > 0) throw new Error('could not attach to any interface');
       log.info('kernel tables', {
         flows: config.flowTableSize,
@@ -142,6 +155,7 @@ export class Agent {
     } catch (err) {
       if (agent) await agent.stop();
       else {
+        await enricher?.stop();
         sockets?.close();
         packets.close();
       }
@@ -149,6 +163,40 @@ export class Agent {
     }
     agent.timer = setInterval(() => agent.round(), config.intervalMs);
     return agent;
+  }
+
+  private attach(i: NetInterface): void {
+    try {
+      this.packets.attach(i);
+      this.interfaceEvents.attached++;
+    } catch (err) {
+      this.interfaceEvents.failed++;
+      this.log.error('attach failed', { interface: i.name, error: err });
+    }
+  }
+
+  /**
+   * Interfaces come and go (pod veths): attach to new matches, let go of
+   * those that disappeared. A link dies with its device; closing it here
+   * releases our handle. Coexisting programs are untouched (tcx appends,
+   * clsact uses its own handle and priority).
+   */
+  private scanInterfaces(): void {
+    const patterns = this.config.interfaces;
+    const all = listInterfaces();
+    const present = new Map(all.map((i) => [i.ifindex, i]));
+    for (const a of this.packets.attached()) {
+      const now = present.get(a.iface.ifindex);
+      if (!now || now.name !== a.iface.name) {
+        this.packets.detach(a.iface.ifindex);
+        this.interfaceEvents.detached++;
+      }
+    }
+    if (patterns.length === 0) return;
+    const attached = new Set(this.packets.attached().map((a) => a.iface.ifindex));
+    for (const i of matchInterfaces(patterns, all)) {
+      if (!attached.has(i.ifindex) && ETHERNET_TYPES.has(i.type)) this.attach(i);
+    }
   }
 
   private onFlowEvent(ev: FlowEventValue): void {
@@ -221,7 +269,7 @@ export class Agent {
   }
 
   ready(): { ok: boolean; reason?: string } {
-    if (this.packets.attached().length === 0) return { ok: false, reason: 'no interface attached' };
+    if (this.packets.attached().length === 0 && !this.config.interfaces.some(isGlob)) return { ok: false, reason: 'no interface attached' };
     if (this.rounds === 0) return { ok: false, reason: 'no round done yet' };
     return { ok: true };
   }
@@ -242,6 +290,10 @@ export class Agent {
   /** One round: events, tables, series, snapshot. Never throws. */
   round(): void {
     try {
+      if (Date.now() - this.lastInterfaceScan >= INTERFACE_SCAN_MS) {
+        this.lastInterfaceScan = Date.now();
+        this.scanInterfaces();
+      }
       this.packets.drainEvents();
       this.sockets?.drainEvents();
       // kernel counters before the tables: every entry created by then is
@@ -264,6 +316,13 @@ export class Agent {
       this.flowEvicted = evictions(this.flowEvicted, kernel.flow_created, this.flows.deletedTotal, r.entries);
       if (rs && sockStats) this.sockEvicted = evictions(this.sockEvicted, sockStats.created, this.socks!.deletedTotal, rs.entries);
       this.sockKind.purge(now, this.config.flowClosedTimeoutMs * 1e6 + 2 * this.config.intervalMs * 1e6);
+      if (this.enricher) {
+        // pods deleted past their grace: their series go
+        for (const pod of this.enricher.index.expire(this.config.kubernetes.deletedPodGraceMs)) {
+          const n = this.rollup.remove((s) => this.labeler.namesPod(s.labels, pod));
+          if (n) this.log.debug('series of a deleted pod removed', { namespace: pod.namespace, pod: pod.name, series: n });
+        }
+      }
       this.rollup.expire(now, this.config.seriesIdleTimeoutMs * 1e6);
       const attached = this.packets.attached();
       const snap: Snapshot = {
@@ -298,6 +357,8 @@ export class Agent {
         interfaces: attached.map((a) => ({ name: a.iface.name, links: a.links.map((l) => l.description) })),
         flowEvents: { ...this.flowEvents },
         connectionLogRecords: this.connLog?.written ?? 0,
+        interfaceEvents: { ...this.interfaceEvents },
+        kubernetes: this.enricher ? { pods: this.enricher.index.size, watches: this.enricher.stats() } : null,
       };
       this.prom.update(snap);
       this.rounds++;
@@ -329,6 +390,7 @@ export class Agent {
     } catch (err) {
       this.log.warn('last socket events', { error: err });
     }
+    await this.enricher?.stop();
     this.sockets?.close();
     this.packets.close();
     await this.connLog?.close();

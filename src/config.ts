@@ -12,6 +12,7 @@ import { ConfigError } from './errors.js';
 import { LogLevels, type LogLevel } from './log.js';
 import type { BucketResolution } from './export/prometheus.js';
 import type { HookFamily } from './probes/hooks.js';
+import { ROLLUPS, type RollupLevel } from './k8s/labels.js';
 
 export interface Config {
   /** Interface names or globs (`veth*`, `eth[01]`) to attach to. */
@@ -65,6 +66,21 @@ export interface Config {
      */
     sampleIntervalMs: number;
   };
+  kubernetes: {
+    /** Label series by pod, from the Kubernetes API. */
+    enabled: boolean;
+    /** This node (the DaemonSet passes NODE_NAME); empty: $NODE_NAME. */
+    nodeName: string;
+    /** API server URL; empty: in-cluster, else $KUBECONFIG. */
+    apiServer: string;
+    /** Series label set: flow, pod, workload, namespace or node. */
+    rollup: RollupLevel;
+    /** How long a deleted pod keeps its IP and series (ms). */
+    deletedPodGraceMs: number;
+    /** Prefix lengths that name a peer which is no known pod. */
+    peerPrefixV4: number;
+    peerPrefixV6: number;
+  };
   connectionLog: {
     /** JSON lines, one per finished connection; null: off. */
     path: string | null;
@@ -93,6 +109,7 @@ export const defaults: Config = {
   seriesIdleTimeoutMs: 600_000,
   bpfDir: join(projectRoot, 'bpf'),
   sockets: { enabled: true, tableSize: 16384, hooks: [...HOOK_FAMILIES], sampleIntervalMs: 1 },
+  kubernetes: { enabled: false, nodeName: '', apiServer: '', rollup: 'pod', deletedPodGraceMs: 300_000, peerPrefixV4: 24, peerPrefixV6: 64 },
   connectionLog: { path: null, groups: [...CONN_LOG_GROUPS] },
 };
 
@@ -118,6 +135,8 @@ Options:
       --connection-log FILE one JSON line per finished connection
       --connection-log-fields G  field groups: core,rtt,window,mptcp [all]
       --no-sockets          packet path only: no socket signals
+      --kubernetes          label series by pod (Kubernetes API; node from $NODE_NAME)
+      --rollup LEVEL        with --kubernetes: flow, pod, workload, namespace, node [pod]
   -h, --help                this text
   -V, --version             the version
 
@@ -147,6 +166,11 @@ function parseChoice<T extends string>(what: string, v: unknown, choices: readon
     throw new ConfigError(`${what}: expected one of ${choices.join(', ')}, got ${JSON.stringify(v)}`);
   }
   return v as T;
+}
+
+function parseString(what: string, v: unknown): string {
+  if (typeof v !== 'string') throw new ConfigError(`${what}: expected a string, got ${JSON.stringify(v)}`);
+  return v.trim();
 }
 
 /** A list (YAML sequence or comma-separated string) of choices. */
@@ -203,12 +227,13 @@ export function applyRaw(base: Config, raw: Raw, where: string): Config {
     listen: { ...base.listen },
     rtt: { ...base.rtt },
     sockets: { ...base.sockets },
+    kubernetes: { ...base.kubernetes },
     connectionLog: { ...base.connectionLog },
   };
   const at = (k: string) => `${where}${k}`;
   rejectUnknown(where || 'config', raw, [
     'interfaces', 'listen', 'logLevel', 'interval', 'flowTableSize', 'maxSeries', 'ingressHook', 'xdpMode',
-    'tcAttach', 'rtt', 'flowIdleTimeout', 'flowClosedTimeout', 'seriesIdleTimeout', 'bpfDir', 'sockets', 'connectionLog',
+    'tcAttach', 'rtt', 'flowIdleTimeout', 'flowClosedTimeout', 'seriesIdleTimeout', 'bpfDir', 'sockets', 'kubernetes', 'connectionLog',
   ]);
   if (raw.interfaces !== undefined) c.interfaces = parseInterfaces(at('interfaces'), raw.interfaces);
   if (raw.listen !== undefined) c.listen = parseListen(at('listen'), raw.listen);
@@ -233,6 +258,21 @@ export function applyRaw(base: Config, raw: Raw, where: string): Config {
     if (r.tableSize !== undefined) c.sockets.tableSize = parseInteger(at('sockets.tableSize'), r.tableSize, 64, 4_194_304);
     if (r.hooks !== undefined) c.sockets.hooks = parseList(at('sockets.hooks'), r.hooks, HOOK_FAMILIES);
     if (r.sampleInterval !== undefined) c.sockets.sampleIntervalMs = parseDuration(at('sockets.sampleInterval'), r.sampleInterval);
+  }
+  if (raw.kubernetes !== undefined) {
+    const r = obj(at('kubernetes'), raw.kubernetes);
+    rejectUnknown(at('kubernetes'), r, ['enabled', 'nodeName', 'apiServer', 'rollup', 'deletedPodGrace', 'peerPrefixV4', 'peerPrefixV6']);
+    const k = c.kubernetes;
+    if (r.enabled !== undefined) k.enabled = parseBool(at('kubernetes.enabled'), r.enabled);
+    if (r.nodeName !== undefined) k.nodeName = parseString(at('kubernetes.nodeName'), r.nodeName);
+    if (r.apiServer !== undefined) {
+      k.apiServer = parseString(at('kubernetes.apiServer'), r.apiServer);
+      if (k.apiServer && !/^https?:\/\/[^\s/]+/.test(k.apiServer)) throw new ConfigError(`${at('kubernetes.apiServer')}: expected an http(s) URL, got ${JSON.stringify(k.apiServer)}`);
+    }
+    if (r.rollup !== undefined) k.rollup = parseChoice(at('kubernetes.rollup'), r.rollup, ROLLUPS);
+    if (r.deletedPodGrace !== undefined) k.deletedPodGraceMs = parseDuration(at('kubernetes.deletedPodGrace'), r.deletedPodGrace);
+    if (r.peerPrefixV4 !== undefined) k.peerPrefixV4 = parseInteger(at('kubernetes.peerPrefixV4'), r.peerPrefixV4, 0, 32);
+    if (r.peerPrefixV6 !== undefined) k.peerPrefixV6 = parseInteger(at('kubernetes.peerPrefixV6'), r.peerPrefixV6, 0, 128);
   }
   if (raw.connectionLog !== undefined) {
     const r = obj(at('connectionLog'), raw.connectionLog);
@@ -261,6 +301,10 @@ export function validate(c: Config): Config {
   if (c.intervalMs < 100) throw new ConfigError(`interval: at least 100ms, got ${c.intervalMs}ms`);
   if (c.rtt.minRttWindowMs < 1000) throw new ConfigError(`rtt.minRttWindow: at least 1s, got ${c.rtt.minRttWindowMs}ms`);
   if (c.rtt.timeoutMs <= 0) throw new ConfigError('rtt.timeout: must be above 0');
+  if (c.kubernetes.enabled) {
+    c.kubernetes.nodeName ||= process.env.NODE_NAME ?? '';
+    if (!c.kubernetes.nodeName) throw new ConfigError('kubernetes.nodeName: empty and $NODE_NAME is not set: the agent must know its node');
+  }
   return c;
 }
 
@@ -291,6 +335,8 @@ export function parseCli(argv: string[]): CliResult {
         'connection-log': { type: 'string' },
         'connection-log-fields': { type: 'string' },
         'no-sockets': { type: 'boolean' },
+        kubernetes: { type: 'boolean' },
+        rollup: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -339,6 +385,10 @@ export function parseCli(argv: string[]): CliResult {
   if (v['connection-log-fields'] !== undefined) connLog.groups = v['connection-log-fields'];
   if (Object.keys(connLog).length) flags.connectionLog = connLog;
   if (v['no-sockets']) flags.sockets = { enabled: false };
+  const k8s: Raw = {};
+  if (v.kubernetes) k8s.enabled = true;
+  if (v.rollup !== undefined) k8s.rollup = v.rollup;
+  if (Object.keys(k8s).length) flags.kubernetes = k8s;
   // flag errors name the flag, not the config key
   try {
     config = applyRaw(config, flags, '');

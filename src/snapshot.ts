@@ -5,6 +5,7 @@
 import type { SockStatName, StatName } from './bpf/layout.js';
 import type { Counters } from './flows/counters.js';
 import type { CloseReasonName, Labels } from './flows/series.js';
+import type { ListWatchStats } from './k8s/listwatch.js';
 
 export interface SeriesView {
   labels: Labels;
@@ -53,4 +54,6 @@ export interface Snapshot {
   interfaces: { name: string; links: string[] }[];
   flowEvents: Record<string, number>;
   connectionLogRecords: number;
+  interfaceEvents: { attached: number; detached: number; failed: number };
+  kubernetes: { pods: number; watches: { kind: string; stats: ListWatchStats }[] } | null;
 }

@@ -2,11 +2,17 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FlowFlag, type FlowKeyValue } from '../src/bpf/layout.js';
 import { addressToString } from '../src/flows/address.js';
-import { flowLabels, OVERFLOW, Rollup, serverPort } from '../src/flows/rollup.js';
+import { OVERFLOW, Rollup, serverPort } from '../src/flows/rollup.js';
+import { Labeler, PLAIN_LABELS } from '../src/k8s/labels.js';
 import { windowedMin, isClosed, minRttEpoch } from '../src/flows/flowtable.js';
 
 function v4(a: string): Buffer {
   return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a.split('.').map(Number)]);
+}
+
+const plain = new Labeler(null);
+function flowLabels(k: FlowKeyValue, flags: number) {
+  return plain.place(k.saddr, k.sport, k.daddr, k.dport, serverPort(k, flags)).labels;
 }
 
 function key(sport: number, dport: number, s = '10.0.0.1', d = '10.0.0.2'): FlowKeyValue {
@@ -52,7 +58,7 @@ describe('server port', () => {
 
 describe('rollup budget', () => {
   it('folds series over the budget into one overflow series and counts the flows', () => {
-    const r = new Rollup(2);
+    const r = new Rollup(2, PLAIN_LABELS);
     const a = r.assign(flowLabels(key(1000, 80), 0), 0);
     const b = r.assign(flowLabels(key(1000, 81), 0), 0);
     assert.equal(r.assign(flowLabels(key(1001, 80), 0), 0), a, 'same labels, same series');
@@ -67,7 +73,7 @@ describe('rollup budget', () => {
   });
 
   it('expires idle series and frees their budget, never the overflow series', () => {
-    const r = new Rollup(1);
+    const r = new Rollup(1, PLAIN_LABELS);
     const a = r.assign(flowLabels(key(1000, 80), 0), 0);
     r.assign(flowLabels(key(1000, 81), 0), 0); // overflow
     a.flows = 0;

@@ -9,6 +9,7 @@ import { HIST_BUCKETS, Side } from '../bpf/layout.js';
 import { bucketUpperBound } from '../flows/histogram.js';
 import type { SeriesView, Snapshot, TableStatus } from '../snapshot.js';
 import type { HistCounters } from '../flows/counters.js';
+import type { ListWatchStats } from '../k8s/listwatch.js';
 import { CLOSE_REASONS } from '../flows/series.js';
 import { header, histogram, labelString, sample, smallHistogram, type BucketPlan } from './text.js';
 
@@ -119,6 +120,16 @@ export class PrometheusExporter {
       (this.snap?.probes ?? []).map((p) => ({ labels: { probe: p.probe, hook: p.hook }, value: p.available ? 1 : 0 })));
     add('tcpulse_interface_attached', 'Links the agent holds, per interface and hook.', 'gauge', () =>
       (this.snap?.interfaces ?? []).flatMap((i) => i.links.map((link) => ({ labels: { interface: i.name, link }, value: 1 }))));
+    add('tcpulse_interface_changes_total', 'Interfaces attached to, detached from (gone), or failed to attach.', 'counter', () =>
+      Object.entries(this.snap?.interfaceEvents ?? {}).map(([event, value]) => ({ labels: { event }, value })));
+    const k8s = (name: string, help: string, type: MetricType, v: (s: ListWatchStats) => number) =>
+      add(name, help, type, () => (this.snap?.kubernetes?.watches ?? []).map((w) => ({ labels: { resource: w.kind }, value: v(w.stats) })));
+    k8s('tcpulse_kubernetes_synced', 'Whether a resource was listed at least once (1) or not yet (0).', 'gauge', (s) => (s.synced ? 1 : 0));
+    k8s('tcpulse_kubernetes_lists_total', 'Full lists of a resource (at start, and after a watch expired).', 'counter', (s) => s.lists);
+    k8s('tcpulse_kubernetes_watches_total', 'Watches started.', 'counter', (s) => s.watches);
+    k8s('tcpulse_kubernetes_watch_expired_total', 'Watches that ended with 410 Gone.', 'counter', (s) => s.expired);
+    k8s('tcpulse_kubernetes_errors_total', 'Failed lists and watches (retried with backoff).', 'counter', (s) => s.errors);
+    single('tcpulse_kubernetes_pods', 'Pods known (deleted ones within their grace included).', 'gauge', (s) => s.kubernetes?.pods ?? 0);
     add('tcpulse_build_info', 'Build information.', 'gauge', () => [{ labels: { version: opts.version }, value: 1 }]);
 
     this.scrapeDuration = new client.Histogram({

@@ -60,13 +60,18 @@ export class Counters {
     this.retransmits += o.retransmits;
   }
 
-  /** Adds one kernel flow value (decoded v, its raw bytes in buf). */
-  addFlow(v: FlowStatsValue, buf: Buffer): void {
+  /**
+   * Adds one kernel flow value (decoded v, its raw bytes in buf). flip: the
+   * local end is the key's destination, so ingress and egress, and the two
+   * RTT sides, trade places.
+   */
+  addFlow(v: FlowStatsValue, buf: Buffer, flip = false): void {
     for (let d = 0; d < 2; d++) {
-      this.packets[d]! += v.packets[d]!;
-      this.bytes[d]! += v.bytes[d]!;
+      const to = flip ? 1 - d : d;
+      this.packets[to]! += v.packets[d]!;
+      this.bytes[to]! += v.bytes[d]!;
       const side = v.rtt[d]!;
-      if (side.count > 0) this.rtt[d]!.addBuckets(buf, side.histOffset, side.count, side.sumNs);
+      if (side.count > 0) this.rtt[to]!.addBuckets(buf, side.histOffset, side.count, side.sumNs);
     }
   }
 

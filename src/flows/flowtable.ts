@@ -1,7 +1,8 @@
 /** The packet path's flow table as a MapMirror: flows, their labels and passive RTT minima. */
 import { decodeFlowKey, decodeFlowStats, FlowFlag, FlowStats, type FlowStatsValue, type RttSide } from '../bpf/layout.js';
 import type { EntryKind } from './mirror.js';
-import { flowLabels, type Rollup } from './rollup.js';
+import { serverPort, type Rollup } from './rollup.js';
+import type { Labeler } from '../k8s/labels.js';
 
 const CLOSED_FIN = FlowFlag.finEgress | FlowFlag.finIngress;
 const CLOSED_RST = FlowFlag.rstEgress | FlowFlag.rstIngress;
@@ -26,21 +27,26 @@ export function windowedMin(r: RttSide, epoch: number): number {
   return Infinity;
 }
 
-export function flowKind(rollup: Rollup, minRttWindowNs: number): EntryKind<FlowStatsValue> & { setNow(nowNs: number): void } {
+export function flowKind(rollup: Rollup, labeler: Labeler, minRttWindowNs: number): EntryKind<FlowStatsValue> & { setNow(nowNs: number): void } {
   let epoch = 0;
   return {
     firstNsOffset: FlowStats.offset('first_ns'),
     decode: (value) => decodeFlowStats(value, 0),
     lastNs: (v) => v.lastNs,
     closed: (v) => isClosed(v.flags),
-    assign: (key, v, nowNs) => rollup.assign(flowLabels(decodeFlowKey(key), v.flags), nowNs),
-    add: (c, v, value) => c.addFlow(v, value),
-    observe: (s, v) => {
+    place: (key, v, nowNs) => {
+      const k = decodeFlowKey(key);
+      const p = labeler.place(k.saddr, k.sport, k.daddr, k.dport, serverPort(k, v.flags));
+      return { series: rollup.assign(p.labels, nowNs), flip: p.flip, provisional: p.provisional };
+    },
+    add: (c, v, value, flip) => c.addFlow(v, value, flip),
+    observe: (s, v, flip) => {
       s.flows++;
       s.hasFlows = true;
       for (let side = 0; side < 2; side++) {
         const m = windowedMin(v.rtt[side]!, epoch);
-        if (m < s.minRttNs[side]!) s.minRttNs[side] = m;
+        const as = flip ? 1 - side : side; // the series' peer side
+        if (m < s.minRttNs[as]!) s.minRttNs[as] = m;
       }
     },
     setNow: (nowNs) => {

@@ -16,6 +16,18 @@ import type { BpfMap } from '../bpf/map.js';
 import type { Counters } from './counters.js';
 import type { Series } from './series.js';
 
+/** Where an entry counts: its series, and whether its key is turned around there. */
+export interface Placement {
+  series: Series;
+  /** the key's second address is the local end: directions and RTT sides swap */
+  flip: boolean;
+  /** placed without knowing every pod: worth placing again when pods change */
+  provisional: boolean;
+}
+
+/** Entries younger than this are placed again when what is known of pods changes. */
+const REPLACE_WINDOW_NS = 60e9;
+
 /** What a table's entries mean: the flow or socket specifics. */
 export interface EntryKind<V> {
   /** offset of the u64 creation time in a value: a new one means a new entry */
@@ -23,18 +35,19 @@ export interface EntryKind<V> {
   decode(value: Buffer): V;
   lastNs(v: V): number;
   closed(v: V): boolean;
-  /** the series of an entry seen for the first time; null: not yet (read it again next round) */
-  assign(key: Buffer, v: V, nowNs: number): Series | null;
+  /** where an entry counts; null: not yet (read it again next round) */
+  place(key: Buffer, v: V, nowNs: number): Placement | null;
   /** adds the entry's counters */
-  add(c: Counters, v: V, value: Buffer): void;
+  add(c: Counters, v: V, value: Buffer, flip: boolean): void;
   /** per round, for live entries: gauges (entries, min RTT) */
-  observe(s: Series, v: V): void;
+  observe(s: Series, v: V, flip: boolean): void;
 }
 
-interface Tracked<V> {
+interface Tracked<V> extends Placement {
   key: Buffer;
   firstNs: number;
-  series: Series;
+  /** labeler generation when placed */
+  gen: number;
   value: Buffer; // last value read, raw
   decoded: V;
   round: number;
@@ -63,6 +76,8 @@ export class MapMirror<V> {
     private readonly map: BpfMap,
     private readonly kind: EntryKind<V>,
     private readonly timeouts: Timeouts,
+    /** changes whenever what labels depend on (pods) changes */
+    private readonly generation: () => number = () => 0,
   ) {}
 
   get size(): number {
@@ -70,13 +85,31 @@ export class MapMirror<V> {
   }
 
   private retire(t: Tracked<V>): void {
-    this.kind.add(t.series.retired, t.decoded, t.value);
+    this.kind.add(t.series.retired, t.decoded, t.value, t.flip);
+  }
+
+  /**
+   * An entry whose series was dropped, or that was placed without knowing
+   * its pods and is young, is placed again. Moving keeps both series
+   * monotonic: the old one keeps what it had, the new one counts the entry.
+   */
+  private replace(t: Tracked<V>, nowNs: number, gen: number): void {
+    if (!t.series.removed && !(t.provisional && t.gen !== gen && nowNs - t.firstNs < REPLACE_WINDOW_NS)) return;
+    t.gen = gen;
+    const p = this.kind.place(t.key, t.decoded, nowNs);
+    if (!p || (p.series === t.series && p.flip === t.flip)) {
+      if (p) t.provisional = p.provisional;
+      return;
+    }
+    if (!t.series.removed) this.retire(t);
+    Object.assign(t, p);
   }
 
   /** Reads the table; the series' current counters must have been reset. */
   round(nowNs: number): RoundStats {
     const t0 = performance.now();
     const round = ++this.roundNo;
+    const gen = this.generation();
     const toDelete: Tracked<V>[] = [];
     const untracked: Buffer[] = []; // not ready for a series and done: removed unread
     let pending = 0;
@@ -100,19 +133,20 @@ export class MapMirror<V> {
           const key = Buffer.from(keys.subarray(i * ks, (i + 1) * ks));
           const value = Buffer.from(values.subarray(i * vs, (i + 1) * vs));
           const decoded = kind.decode(value);
-          const series = kind.assign(key, decoded, nowNs);
-          if (!series) {
+          const placed = kind.place(key, decoded, nowNs);
+          if (!placed) {
             const idle = nowNs - kind.lastNs(decoded);
             if (idle >= this.timeouts.idleNs || (kind.closed(decoded) && idle >= this.timeouts.closedNs)) untracked.push(key);
             else pending++;
             continue;
           }
-          t = { key, firstNs, series, value, decoded, round };
+          t = { key, firstNs, ...placed, gen, value, decoded, round };
           this.entries.set(id, t);
         } else {
           values.copy(t.value, 0, i * vs, (i + 1) * vs);
           t.decoded = kind.decode(t.value);
           t.round = round;
+          this.replace(t, nowNs, gen);
         }
         const v = t.decoded;
         const idle = nowNs - kind.lastNs(v);
@@ -121,8 +155,8 @@ export class MapMirror<V> {
           continue;
         }
         const s = t.series;
-        kind.add(s.current, v, t.value);
-        kind.observe(s, v);
+        kind.add(s.current, v, t.value, t.flip);
+        kind.observe(s, v, t.flip);
         s.lastActiveNs = nowNs;
       }
     });

@@ -6,12 +6,10 @@
  * overflow series and counted. A flow keeps its series for its lifetime, so
  * every counter stays monotonic even when the budget frees up later.
  */
-import { FlowFlag, SockFlag, type FlowKeyValue, type SockKeyValue } from '../bpf/layout.js';
-import { addressToString } from './address.js';
+import { FlowFlag, SockFlag, type FlowKeyValue } from '../bpf/layout.js';
 import { Series, type Labels } from './series.js';
 
 export const OVERFLOW = '__overflow__';
-export const LABEL_NAMES = ['local_address', 'peer_address', 'server_port'] as const;
 
 /** Linux's default ephemeral range starts here (net.ipv4.ip_local_port_range). */
 const EPHEMERAL_MIN = 32768;
@@ -38,31 +36,19 @@ export function serverPort(key: FlowKeyValue, flags: number): number {
   return serverPortOf(key.sport, key.dport, server);
 }
 
-function labels(saddr: Buffer, daddr: Buffer, port: number): Labels {
-  return { local_address: addressToString(saddr), peer_address: addressToString(daddr), server_port: String(port) };
-}
-
-/** Egress orientation: on a host interface the egress source is this node. */
-export function flowLabels(key: FlowKeyValue, flags: number): Labels {
-  return labels(key.saddr, key.daddr, serverPort(key, flags));
-}
-
-/** A socket: local and remote end as the socket sees them. */
-export function sockLabels(key: SockKeyValue, flags: number): Labels {
-  const server = flags & SockFlag.active ? 'remote' : flags & SockFlag.passive ? 'local' : null;
-  return labels(key.saddr, key.daddr, serverPortOf(key.sport, key.dport, server));
-}
-
 export class Rollup {
   private readonly byId = new Map<string, Series>();
   private overflowSeries: Series | null = null;
   /** Flows folded into the overflow series, ever. */
   overflowedFlows = 0;
 
-  constructor(private readonly maxSeries: number) {}
+  constructor(
+    private readonly maxSeries: number,
+    private readonly labelNames: readonly string[],
+  ) {}
 
   assign(labels: Labels, nowNs: number): Series {
-    const id = LABEL_NAMES.map((n) => labels[n]).join('\u0000');
+    const id = this.labelNames.map((n) => labels[n]).join('\u0000');
     const s = this.byId.get(id);
     if (s) return s;
     if (this.byId.size < this.maxSeries) {
@@ -73,7 +59,7 @@ export class Rollup {
     this.overflowedFlows++;
     this.overflowSeries ??= new Series(
       OVERFLOW,
-      Object.fromEntries(LABEL_NAMES.map((n) => [n, OVERFLOW])),
+      Object.fromEntries(this.labelNames.map((n) => [n, OVERFLOW])),
       nowNs,
     );
     return this.overflowSeries;
@@ -90,15 +76,34 @@ export class Rollup {
     return this.byId.size;
   }
 
+  /** Drops the series pred picks (their pod is gone), live or not. */
+  remove(pred: (s: Series) => boolean): number {
+    let n = 0;
+    for (const [id, s] of this.byId) {
+      if (!pred(s)) continue;
+      s.removed = true;
+      this.byId.delete(id);
+      n++;
+    }
+    return n;
+  }
+
   /** Drops series without live entries for idleNs; the overflow series stays. */
   expire(nowNs: number, idleNs: number): number {
     let n = 0;
     for (const [id, s] of this.byId) {
       if (!s.live && nowNs - s.lastActiveNs >= idleNs) {
+        s.removed = true;
         this.byId.delete(id);
         n++;
       }
     }
     return n;
   }
+}
+
+/** The server's port of a socket: connect() means the remote one, accept() the local one. */
+export function sockServerPort(sport: number, dport: number, flags: number): number {
+  const server = flags & SockFlag.active ? 'remote' : flags & SockFlag.passive ? 'local' : null;
+  return serverPortOf(sport, dport, server);
 }

@@ -32,6 +32,8 @@ export class Series {
   mptcpSubflowsSum = 0;
 
   lastActiveNs: number;
+  /** Dropped from the rollup (its pod is gone): entries still holding it look again. */
+  removed = false;
   /** What has ever fed the series: only those families are exported for it. */
   hasFlows = false;
   hasSockets = false;

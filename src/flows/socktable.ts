@@ -5,8 +5,9 @@
  */
 import { decodeSockKey, decodeSockSummary, SOCK_SUMMARY, SockFlag, SockStats, type SockKeyValue, type SockSummaryValue } from '../bpf/layout.js';
 import type { Counters } from './counters.js';
-import type { EntryKind } from './mirror.js';
-import { sockLabels, type Rollup } from './rollup.js';
+import type { EntryKind, Placement } from './mirror.js';
+import { sockServerPort, type Rollup } from './rollup.js';
+import type { Labeler } from '../k8s/labels.js';
 import type { Series } from './series.js';
 
 export const mptcpId = (token: number, netns: number) => `${netns}:${token}`;
@@ -30,8 +31,14 @@ export class SockKind implements EntryKind<SockEntry> {
 
   constructor(
     private readonly rollup: Rollup,
+    private readonly labeler: Labeler,
     private readonly mptcp: MptcpIndex,
   ) {}
+
+  private own(key: SockKeyValue, flags: number, nowNs: number): { series: Series; provisional: boolean } {
+    const p = this.labeler.place(key.saddr, key.sport, key.daddr, key.dport, sockServerPort(key.sport, key.dport, flags), true);
+    return { series: this.rollup.assign(p.labels, nowNs), provisional: p.provisional };
+  }
 
   decode(value: Buffer): SockEntry {
     return { key: decodeSockKey(value, 0), s: decodeSockSummary(value, SOCK_SUMMARY) };
@@ -47,16 +54,20 @@ export class SockKind implements EntryKind<SockEntry> {
 
   /** The series of a socket key with these flags and MPTCP token. */
   seriesOf(key: SockKeyValue, flags: number, token: number, nowNs: number): Series {
-    if (!(flags & SockFlag.mptcp) || !token) return this.rollup.assign(sockLabels(key, flags), nowNs);
+    return this.placeSock(key, flags, token, nowNs).series;
+  }
+
+  private placeSock(key: SockKeyValue, flags: number, token: number, nowNs: number): { series: Series; provisional: boolean } {
+    if (!(flags & SockFlag.mptcp) || !token) return this.own(key, flags, nowNs);
     const id = mptcpId(token, key.netns);
     let s = this.connSeries.get(id);
-    if (!s) {
+    if (!s || s.removed) {
       const first = flags & SockFlag.mptcpJoin ? this.mptcp.firstKey(token, key.netns) : key;
       // the first subflow of a connection is its client or server like the joins
-      s = this.rollup.assign(sockLabels(first ?? key, flags), nowNs);
+      s = this.own(first ?? key, flags, nowNs).series;
       this.connSeries.set(id, s);
     }
-    return s;
+    return { series: s, provisional: false };
   }
 
   /**
@@ -76,13 +87,13 @@ export class SockKind implements EntryKind<SockEntry> {
     }
   }
 
-  assign(_key: Buffer, v: SockEntry, nowNs: number): Series | null {
+  place(_key: Buffer, v: SockEntry, nowNs: number): Placement | null {
     if (v.key.sport === 0) return null; // connect() has not picked a port yet
     // in the handshake: wait for ESTABLISHED, which also tells an MPTCP
     // subflow's connection (sockets older than the agent have neither flag)
     const handshake = v.s.flags & (SockFlag.active | SockFlag.passive) && !(v.s.flags & SockFlag.established);
     if (handshake) return null;
-    return this.seriesOf(v.key, v.s.flags, v.s.mptcpToken, nowNs);
+    return { ...this.placeSock(v.key, v.s.flags, v.s.mptcpToken, nowNs), flip: false };
   }
 
   add(c: Counters, v: SockEntry, value: Buffer): void {
