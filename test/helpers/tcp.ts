@@ -4,7 +4,7 @@
  * so that the kernel's socket counters can be read while nothing moves.
  */
 import { sleep, start, type Running } from './exec.js';
-import type { Lab } from './netns.js';
+import type { LabLike as Lab } from './agent.js';
 
 const sinkJs = `const net=require('net');const srv=net.createServer(s=>{s.on('data',()=>{});s.on('error',()=>{})});srv.listen(+process.argv[1],()=>console.log('listening'));`;
 const sendJs = `const net=require('net');const [host,port,n]=process.argv.slice(1);const s=net.connect(+port,host,()=>{let left=+n;const chunk=Buffer.alloc(65536,7);(function w(){while(left>0){const k=Math.min(left,chunk.length);left-=k;if(!s.write(chunk.subarray(0,k))){s.once('drain',w);return}}console.log('sent')})()});s.on('error',e=>{console.error(e.message);process.exit(1)});`;
