@@ -356,7 +356,7 @@ export class KubeApiServer {
     get: { pods: 0, replicasets: 0, jobs: 0 },
   };
 
-  private readonly opts: Required<Omit<KubeApiServerOptions, 'bookmarkIntervalMs' | 'port'>> & KubeApiServerOptions;
+  private readonly opts: Required<Omit<KubeApiServerOptions, 'bookmarkIntervalMs' | 'port' | 'host'>> & KubeApiServerOptions;
   private server: Server | undefined;
   private port = 0;
   private rv: number;
