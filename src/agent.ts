@@ -23,6 +23,7 @@ import { addressToString } from './flows/address.js';
 import { PrometheusExporter } from './export/prometheus.js';
 import { Enricher } from './k8s/enricher.js';
 import { Labeler } from './k8s/labels.js';
+import { enableRunTimeStats, programStats } from './bpf/progstats.js';
 import { ConnectionLog, monoToWallMs } from './export/connlog.js';
 import { startServer } from './export/server.js';
 import type { ProbeStatus, Snapshot } from './snapshot.js';
@@ -90,6 +91,7 @@ export class Agent {
   private readonly labeler: Labeler;
   private readonly interfaceEvents = { attached: 0, detached: 0, failed: 0 };
   private lastInterfaceScan = 0;
+  private bpfStats: { close(): void } | null = null;
   private readonly flows: MapMirror<unknown>;
   private readonly flowKind: ReturnType<typeof flowKind>;
   private readonly sockKind: SockKind;
@@ -132,6 +134,13 @@ export class Agent {
         enricher.start();
       }
       agent = new Agent(config, log, packets, sockets, enricher);
+      if (config.bpfStats) {
+        try {
+          agent.bpfStats = enableRunTimeStats();
+        } catch (err) {
+          log.warn('BPF run-time statistics unavailable', { error: err });
+        }
+      }
       if (config.connectionLog.path) {
         agent.connLog = new ConnectionLog(config.connectionLog.path, config.connectionLog.groups, (err) =>
           log.error('connection log', { error: err }),
@@ -358,6 +367,7 @@ export class Agent {
         flowEvents: { ...this.flowEvents },
         connectionLogRecords: this.connLog?.written ?? 0,
         interfaceEvents: { ...this.interfaceEvents },
+        programs: this.bpfStats ? [...this.packets.programs(), ...(this.sockets?.programs() ?? [])].map((p) => ({ ...programStats(p.fd), name: p.name })) : [],
         kubernetes: this.enricher ? { pods: this.enricher.index.size, watches: this.enricher.stats() } : null,
       };
       this.prom.update(snap);
@@ -391,6 +401,7 @@ export class Agent {
       this.log.warn('last socket events', { error: err });
     }
     await this.enricher?.stop();
+    this.bpfStats?.close();
     this.sockets?.close();
     this.packets.close();
     await this.connLog?.close();

@@ -51,6 +51,8 @@ export interface Config {
   seriesIdleTimeoutMs: number;
   /** Directory holding the compiled BPF objects. */
   bpfDir: string;
+  /** Count each BPF program's runs and run time (two clock reads per run) for tcpulse_bpf_program_*. */
+  bpfStats: boolean;
   sockets: {
     /** Socket signals (srtt, cwnd, retransmits, lifecycle, MPTCP) for sockets on this node. */
     enabled: boolean;
@@ -108,6 +110,7 @@ export const defaults: Config = {
   flowClosedTimeoutMs: 10_000,
   seriesIdleTimeoutMs: 600_000,
   bpfDir: join(projectRoot, 'bpf'),
+  bpfStats: true,
   sockets: { enabled: true, tableSize: 16384, hooks: [...HOOK_FAMILIES], sampleIntervalMs: 1 },
   kubernetes: { enabled: false, nodeName: '', apiServer: '', rollup: 'pod', deletedPodGraceMs: 300_000, peerPrefixV4: 24, peerPrefixV6: 64 },
   connectionLog: { path: null, groups: [...CONN_LOG_GROUPS] },
@@ -233,7 +236,7 @@ export function applyRaw(base: Config, raw: Raw, where: string): Config {
   const at = (k: string) => `${where}${k}`;
   rejectUnknown(where || 'config', raw, [
     'interfaces', 'listen', 'logLevel', 'interval', 'flowTableSize', 'maxSeries', 'ingressHook', 'xdpMode',
-    'tcAttach', 'rtt', 'flowIdleTimeout', 'flowClosedTimeout', 'seriesIdleTimeout', 'bpfDir', 'sockets', 'kubernetes', 'connectionLog',
+    'tcAttach', 'rtt', 'flowIdleTimeout', 'flowClosedTimeout', 'seriesIdleTimeout', 'bpfDir', 'bpfStats', 'sockets', 'kubernetes', 'connectionLog',
   ]);
   if (raw.interfaces !== undefined) c.interfaces = parseInterfaces(at('interfaces'), raw.interfaces);
   if (raw.listen !== undefined) c.listen = parseListen(at('listen'), raw.listen);
@@ -251,6 +254,7 @@ export function applyRaw(base: Config, raw: Raw, where: string): Config {
     if (typeof raw.bpfDir !== 'string' || !raw.bpfDir) throw new ConfigError(`${at('bpfDir')}: expected a directory`);
     c.bpfDir = raw.bpfDir;
   }
+  if (raw.bpfStats !== undefined) c.bpfStats = parseBool(at('bpfStats'), raw.bpfStats);
   if (raw.sockets !== undefined) {
     const r = obj(at('sockets'), raw.sockets);
     rejectUnknown(at('sockets'), r, ['enabled', 'tableSize', 'hooks', 'sampleInterval']);

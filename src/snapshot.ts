@@ -55,5 +55,7 @@ export interface Snapshot {
   flowEvents: Record<string, number>;
   connectionLogRecords: number;
   interfaceEvents: { attached: number; detached: number; failed: number };
+  /** per loaded program, while run-time statistics are on */
+  programs: { name: string; runCnt: number; runTimeNs: number }[];
   kubernetes: { pods: number; watches: { kind: string; stats: ListWatchStats }[] } | null;
 }

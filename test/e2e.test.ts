@@ -153,6 +153,10 @@ for (const hook of ['tc', 'xdp'] as const) {
       assert.equal(one(m, 'tcpulse_flow_table_memory_bytes', flows), one(m, 'tcpulse_flow_table_capacity', flows) * 1040);
       assert.ok(one(m, 'tcpulse_flow_events_total', { event: 'opened' }) >= 3);
       assert.equal(await agent.fetch('/healthz'), 'ok\n');
+      // what each program costs, for the health dashboard
+      const egress = one(m, 'tcpulse_bpf_program_runs_total', { program: 'tcpulse_tc_eg' });
+      assert.ok(egress > 0 && one(m, 'tcpulse_bpf_program_run_seconds_total', { program: 'tcpulse_tc_eg' }) > 0);
+      assert.ok(one(m, 'tcpulse_bpf_program_runs_total', { program: 'ts_probe_btf' }) > 0);
     });
 
     it('detaches everything on SIGTERM', async () => {

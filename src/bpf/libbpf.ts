@@ -142,6 +142,7 @@ export const libbpf = {
     info: Buffer,
     len: Buffer,
   ) => number,
+  enable_stats: lib.func('int bpf_enable_stats(int type)') as (type: number) => number,
   num_possible_cpus: lib.func('int libbpf_num_possible_cpus(void)') as () => number,
   set_print: lib.func('void *libbpf_set_print(libbpf_print_fn *fn)') as (fn: unknown) => unknown,
 };

@@ -120,6 +120,10 @@ export class PrometheusExporter {
       (this.snap?.probes ?? []).map((p) => ({ labels: { probe: p.probe, hook: p.hook }, value: p.available ? 1 : 0 })));
     add('tcpulse_interface_attached', 'Links the agent holds, per interface and hook.', 'gauge', () =>
       (this.snap?.interfaces ?? []).flatMap((i) => i.links.map((link) => ({ labels: { interface: i.name, link }, value: 1 }))));
+    add('tcpulse_bpf_program_runs_total', 'Runs of each BPF program (packets for the packet programs, events for the socket hooks).', 'counter', () =>
+      (this.snap?.programs ?? []).map((p) => ({ labels: { program: p.name }, value: p.runCnt })));
+    add('tcpulse_bpf_program_run_seconds_total', 'Time spent in each BPF program.', 'counter', () =>
+      (this.snap?.programs ?? []).map((p) => ({ labels: { program: p.name }, value: p.runTimeNs / 1e9 })));
     add('tcpulse_interface_changes_total', 'Interfaces attached to, detached from (gone), or failed to attach.', 'counter', () =>
       Object.entries(this.snap?.interfaceEvents ?? {}).map(([event, value]) => ({ labels: { event }, value })));
     const k8s = (name: string, help: string, type: MetricType, v: (s: ListWatchStats) => number) =>

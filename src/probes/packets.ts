@@ -127,6 +127,12 @@ export class PacketProbe {
     return [...this.attachments.values()];
   }
 
+  /** The loaded programs: name and fd (owned by the object). */
+  programs(): { name: string; fd: number }[] {
+    const names = [this.config.ingressHook === 'xdp' ? PROGRAMS.xdpIngress : PROGRAMS.tcIngress, PROGRAMS.tcEgress];
+    return names.map((name) => ({ name, fd: this.obj.programFd(name) }));
+  }
+
   /** The TC method in use ('tcx' or 'clsact'), once something is attached. */
   tcAttachMethod(): string | null {
     return this.tcMethod;

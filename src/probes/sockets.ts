@@ -99,6 +99,13 @@ export class SocketProbe {
     }
   }
 
+  /** The loaded programs: name and fd (owned by the object). */
+  programs(): { name: string; fd: number }[] {
+    const obj = this.obj;
+    if (!obj) return [];
+    return this.choices.flatMap((c) => (c.chosen ? [{ name: c.chosen.program, fd: obj.programFd(c.chosen.program) }] : []));
+  }
+
   get enabled(): boolean {
     return this.obj !== null;
   }
