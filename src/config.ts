@@ -83,6 +83,36 @@ export interface Config {
     peerPrefixV4: number;
     peerPrefixV6: number;
   };
+  otlp: {
+    /**
+     * OTLP endpoint (http://collector:4318 for http/protobuf, :4317 for
+     * grpc); empty: $OTEL_EXPORTER_OTLP_ENDPOINT, and off when that is unset too.
+     */
+    endpoint: string;
+    /** http/protobuf or grpc; empty: $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf. */
+    protocol: '' | 'http/protobuf' | 'grpc';
+    /** How often metrics are exported (ms). */
+    metricsIntervalMs: number;
+    /** One span per finished connection. */
+    spans: boolean;
+    /** Fraction of ordinary connections kept as spans (0..1). */
+    spanRatio: number;
+    /** Always keep: connections with retransmissions, closed by RST, or with min RTT above this (ms; 0: off). */
+    spanMinRttAboveMs: number;
+    /** Spans waiting for export at most; more are dropped and counted. */
+    spanQueueSize: number;
+  };
+  qlog: {
+    /** Directory for one qlog file per traced connection; null: off. */
+    dir: string | null;
+    /** Which connections: addresses (or CIDRs), ports, pods ("namespace/name"); empty lists match all. */
+    addresses: string[];
+    ports: number[];
+    pods: string[];
+    /** Connections traced at once, and events written per connection (then the file says what was cut). */
+    maxConnections: number;
+    maxEventsPerConnection: number;
+  };
   connectionLog: {
     /** JSON lines, one per finished connection; null: off. */
     path: string | null;
@@ -113,6 +143,8 @@ export const defaults: Config = {
   bpfStats: true,
   sockets: { enabled: true, tableSize: 16384, hooks: [...HOOK_FAMILIES], sampleIntervalMs: 1 },
   kubernetes: { enabled: false, nodeName: '', apiServer: '', rollup: 'pod', deletedPodGraceMs: 300_000, peerPrefixV4: 24, peerPrefixV6: 64 },
+  otlp: { endpoint: '', protocol: '', metricsIntervalMs: 15_000, spans: true, spanRatio: 1, spanMinRttAboveMs: 0, spanQueueSize: 4096 },
+  qlog: { dir: null, addresses: [], ports: [], pods: [], maxConnections: 16, maxEventsPerConnection: 100_000 },
   connectionLog: { path: null, groups: [...CONN_LOG_GROUPS] },
 };
 
@@ -138,6 +170,8 @@ Options:
       --connection-log FILE one JSON line per finished connection
       --connection-log-fields G  field groups: core,rtt,window,mptcp [all]
       --no-sockets          packet path only: no socket signals
+      --otlp-endpoint URL   export metrics and connection spans over OTLP
+      --qlog-dir DIR        one qlog file per traced connection (filter: config qlog.*)
       --kubernetes          label series by pod (Kubernetes API; node from $NODE_NAME)
       --rollup LEVEL        with --kubernetes: flow, pod, workload, namespace, node [pod]
   -h, --help                this text
@@ -231,12 +265,14 @@ export function applyRaw(base: Config, raw: Raw, where: string): Config {
     rtt: { ...base.rtt },
     sockets: { ...base.sockets },
     kubernetes: { ...base.kubernetes },
+    otlp: { ...base.otlp },
+    qlog: { ...base.qlog },
     connectionLog: { ...base.connectionLog },
   };
   const at = (k: string) => `${where}${k}`;
   rejectUnknown(where || 'config', raw, [
     'interfaces', 'listen', 'logLevel', 'interval', 'flowTableSize', 'maxSeries', 'ingressHook', 'xdpMode',
-    'tcAttach', 'rtt', 'flowIdleTimeout', 'flowClosedTimeout', 'seriesIdleTimeout', 'bpfDir', 'bpfStats', 'sockets', 'kubernetes', 'connectionLog',
+    'tcAttach', 'rtt', 'flowIdleTimeout', 'flowClosedTimeout', 'seriesIdleTimeout', 'bpfDir', 'bpfStats', 'sockets', 'kubernetes', 'otlp', 'qlog', 'connectionLog',
   ]);
   if (raw.interfaces !== undefined) c.interfaces = parseInterfaces(at('interfaces'), raw.interfaces);
   if (raw.listen !== undefined) c.listen = parseListen(at('listen'), raw.listen);
@@ -277,6 +313,43 @@ export function applyRaw(base: Config, raw: Raw, where: string): Config {
     if (r.deletedPodGrace !== undefined) k.deletedPodGraceMs = parseDuration(at('kubernetes.deletedPodGrace'), r.deletedPodGrace);
     if (r.peerPrefixV4 !== undefined) k.peerPrefixV4 = parseInteger(at('kubernetes.peerPrefixV4'), r.peerPrefixV4, 0, 32);
     if (r.peerPrefixV6 !== undefined) k.peerPrefixV6 = parseInteger(at('kubernetes.peerPrefixV6'), r.peerPrefixV6, 0, 128);
+  }
+  if (raw.otlp !== undefined) {
+    const r = obj(at('otlp'), raw.otlp);
+    rejectUnknown(at('otlp'), r, ['endpoint', 'protocol', 'metricsInterval', 'spans', 'spanRatio', 'spanMinRttAbove', 'spanQueueSize']);
+    const o = c.otlp;
+    if (r.endpoint !== undefined) {
+      o.endpoint = parseString(at('otlp.endpoint'), r.endpoint);
+      if (o.endpoint && !/^https?:\/\/[^\s/]+/.test(o.endpoint)) throw new ConfigError(`${at('otlp.endpoint')}: expected an http(s) URL, got ${JSON.stringify(o.endpoint)}`);
+    }
+    if (r.protocol !== undefined) o.protocol = parseChoice(at('otlp.protocol'), r.protocol, ['', 'http/protobuf', 'grpc'] as const);
+    if (r.metricsInterval !== undefined) o.metricsIntervalMs = parseDuration(at('otlp.metricsInterval'), r.metricsInterval);
+    if (r.spans !== undefined) o.spans = parseBool(at('otlp.spans'), r.spans);
+    if (r.spanRatio !== undefined) {
+      if (typeof r.spanRatio !== 'number' || !(r.spanRatio >= 0 && r.spanRatio <= 1)) throw new ConfigError(`${at('otlp.spanRatio')}: expected a number from 0 to 1, got ${JSON.stringify(r.spanRatio)}`);
+      o.spanRatio = r.spanRatio;
+    }
+    if (r.spanMinRttAbove !== undefined) o.spanMinRttAboveMs = parseDuration(at('otlp.spanMinRttAbove'), r.spanMinRttAbove);
+    if (r.spanQueueSize !== undefined) o.spanQueueSize = parseInteger(at('otlp.spanQueueSize'), r.spanQueueSize, 1, 1_000_000);
+  }
+  if (raw.qlog !== undefined) {
+    const r = obj(at('qlog'), raw.qlog);
+    rejectUnknown(at('qlog'), r, ['dir', 'addresses', 'ports', 'pods', 'maxConnections', 'maxEventsPerConnection']);
+    const q = c.qlog;
+    if (r.dir !== undefined) {
+      if (r.dir !== null && (typeof r.dir !== 'string' || !r.dir)) throw new ConfigError(`${at('qlog.dir')}: expected a directory`);
+      q.dir = r.dir as string | null;
+    }
+    const strings = (k: string, v: unknown) => {
+      const list = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
+      if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' || typeof x === 'number')) throw new ConfigError(`${at(k)}: expected a list`);
+      return list.map(String);
+    };
+    if (r.addresses !== undefined) q.addresses = strings('qlog.addresses', r.addresses);
+    if (r.ports !== undefined) q.ports = strings('qlog.ports', r.ports).map((p) => parseInteger(at('qlog.ports'), p, 1, 65535));
+    if (r.pods !== undefined) q.pods = strings('qlog.pods', r.pods);
+    if (r.maxConnections !== undefined) q.maxConnections = parseInteger(at('qlog.maxConnections'), r.maxConnections, 1, 10_000);
+    if (r.maxEventsPerConnection !== undefined) q.maxEventsPerConnection = parseInteger(at('qlog.maxEventsPerConnection'), r.maxEventsPerConnection, 10, 100_000_000);
   }
   if (raw.connectionLog !== undefined) {
     const r = obj(at('connectionLog'), raw.connectionLog);
@@ -340,6 +413,8 @@ export function parseCli(argv: string[]): CliResult {
         'connection-log-fields': { type: 'string' },
         'no-sockets': { type: 'boolean' },
         kubernetes: { type: 'boolean' },
+        'otlp-endpoint': { type: 'string' },
+        'qlog-dir': { type: 'string' },
         rollup: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
@@ -393,6 +468,8 @@ export function parseCli(argv: string[]): CliResult {
   if (v.kubernetes) k8s.enabled = true;
   if (v.rollup !== undefined) k8s.rollup = v.rollup;
   if (Object.keys(k8s).length) flags.kubernetes = k8s;
+  if (v['otlp-endpoint'] !== undefined) flags.otlp = { endpoint: v['otlp-endpoint'] };
+  if (v['qlog-dir'] !== undefined) flags.qlog = { dir: v['qlog-dir'] };
   // flag errors name the flag, not the config key
   try {
     config = applyRaw(config, flags, '');
@@ -407,6 +484,7 @@ function flagName(key: string): string {
     interfaces: 'interface', logLevel: 'log-level', flowTableSize: 'flow-table-size', maxSeries: 'max-series',
     ingressHook: 'ingress-hook', xdpMode: 'xdp-mode', tcAttach: 'tc-attach', rateLimit: 'rtt-rate-limit',
     minRttWindow: 'min-rtt-window', buckets: 'rtt-buckets', path: 'connection-log', groups: 'connection-log-fields',
+    endpoint: 'otlp-endpoint', dir: 'qlog-dir',
   };
   return map[key] ?? key;
 }
