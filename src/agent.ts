@@ -25,6 +25,7 @@ import { Enricher } from './k8s/enricher.js';
 import { Labeler } from './k8s/labels.js';
 import { enableRunTimeStats, programStats } from './bpf/progstats.js';
 import { ConnectionLog, monoToWallMs } from './export/connlog.js';
+import { OtlpExporter, otlpEndpoint } from './export/otlp/exporter.js';
 import { startServer } from './export/server.js';
 import type { ProbeStatus, Snapshot } from './snapshot.js';
 import type { Logger } from './log.js';
@@ -32,6 +33,8 @@ import type { Logger } from './log.js';
 export const version: string = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).version;
 
 const monoNs = () => Number(process.hrtime.bigint());
+/** The kernel's CLOCK_MONOTONIC ns as wall-clock ms. */
+const toWallMs = (mono: number) => monoToWallMs(mono, monoNs(), Date.now());
 
 /**
  * Interfaces to attach to. A name without glob characters must exist and
@@ -92,6 +95,7 @@ export class Agent {
   private readonly interfaceEvents = { attached: 0, detached: 0, failed: 0 };
   private lastInterfaceScan = 0;
   private bpfStats: { close(): void } | null = null;
+  private otlp: OtlpExporter | null = null;
   private readonly flows: MapMirror<unknown>;
   private readonly flowKind: ReturnType<typeof flowKind>;
   private readonly sockKind: SockKind;
@@ -134,6 +138,8 @@ export class Agent {
         enricher.start();
       }
       agent = new Agent(config, log, packets, sockets, enricher);
+      const otlpTarget = otlpEndpoint(config);
+      if (otlpTarget) agent.otlp = new OtlpExporter(config, otlpTarget, version, log.child({ component: 'otlp' }), toWallMs);
       if (config.bpfStats) {
         try {
           agent.bpfStats = enableRunTimeStats();
@@ -271,10 +277,8 @@ export class Agent {
       s.mptcpSubflowsSum += ev.subflows;
       this.sockKind.connectionClosed(ev.s.mptcpToken, ev.key.netns, now);
     }
-    if (this.connLog && ev.type !== SockEventType.opened) {
-      const wallNow = Date.now();
-      this.connLog.write(ev, (mono) => monoToWallMs(mono, now, wallNow));
-    }
+    if (this.connLog && ev.type !== SockEventType.opened) this.connLog.write(ev, toWallMs);
+    this.otlp?.socketEvent(ev, s.labels, toWallMs);
   }
 
   ready(): { ok: boolean; reason?: string } {
@@ -367,10 +371,12 @@ export class Agent {
         flowEvents: { ...this.flowEvents },
         connectionLogRecords: this.connLog?.written ?? 0,
         interfaceEvents: { ...this.interfaceEvents },
+        otlp: this.otlp?.stats ?? null,
         programs: this.bpfStats ? [...this.packets.programs(), ...(this.sockets?.programs() ?? [])].map((p) => ({ ...programStats(p.fd), name: p.name })) : [],
         kubernetes: this.enricher ? { pods: this.enricher.index.size, watches: this.enricher.stats() } : null,
       };
       this.prom.update(snap);
+      this.otlp?.update(snap);
       this.rounds++;
       const evicted = this.flowEvicted + this.sockEvicted;
       if (evicted > this.evictedLogged) {
@@ -401,6 +407,7 @@ export class Agent {
       this.log.warn('last socket events', { error: err });
     }
     await this.enricher?.stop();
+    await this.otlp?.shutdown();
     this.bpfStats?.close();
     this.sockets?.close();
     this.packets.close();

@@ -6,6 +6,7 @@ import type { SockStatName, StatName } from './bpf/layout.js';
 import type { Counters } from './flows/counters.js';
 import type { CloseReasonName, Labels } from './flows/series.js';
 import type { ListWatchStats } from './k8s/listwatch.js';
+import type { OtlpStats } from './export/otlp/exporter.js';
 
 export interface SeriesView {
   labels: Labels;
@@ -55,6 +56,7 @@ export interface Snapshot {
   flowEvents: Record<string, number>;
   connectionLogRecords: number;
   interfaceEvents: { attached: number; detached: number; failed: number };
+  otlp: OtlpStats | null;
   /** per loaded program, while run-time statistics are on */
   programs: { name: string; runCnt: number; runTimeNs: number }[];
   kubernetes: { pods: number; watches: { kind: string; stats: ListWatchStats }[] } | null;

@@ -124,6 +124,21 @@ export class PrometheusExporter {
       (this.snap?.programs ?? []).map((p) => ({ labels: { program: p.name }, value: p.runCnt })));
     add('tcpulse_bpf_program_run_seconds_total', 'Time spent in each BPF program.', 'counter', () =>
       (this.snap?.programs ?? []).map((p) => ({ labels: { program: p.name }, value: p.runTimeNs / 1e9 })));
+    add('tcpulse_otlp_exports_total', 'OTLP metric exports, by outcome.', 'counter', () => {
+      const o = this.snap?.otlp;
+      return o ? [{ labels: { outcome: 'ok' }, value: o.metricExports.ok }, { labels: { outcome: 'failed' }, value: o.metricExports.failed }] : [];
+    });
+    add('tcpulse_otlp_spans_total', 'Connection spans, by outcome: exported, failed (export failed after retries), dropped (queue full), sampled_out.', 'counter', () => {
+      const s = this.snap?.otlp?.spans;
+      return s
+        ? [
+            { labels: { outcome: 'exported' }, value: s.exported },
+            { labels: { outcome: 'failed' }, value: s.failed },
+            { labels: { outcome: 'dropped' }, value: s.dropped },
+            { labels: { outcome: 'sampled_out' }, value: s.sampledOut },
+          ]
+        : [];
+    });
     add('tcpulse_interface_changes_total', 'Interfaces attached to, detached from (gone), or failed to attach.', 'counter', () =>
       Object.entries(this.snap?.interfaceEvents ?? {}).map(([event, value]) => ({ labels: { event }, value })));
     const k8s = (name: string, help: string, type: MetricType, v: (s: ListWatchStats) => number) =>
