@@ -3,7 +3,7 @@
  * attached. SIGINT/SIGTERM: detach everything, exit 0.
  */
 import { Agent, version } from './agent.js';
-import { parseCli, usage } from './config.js';
+import { parseCli, usage } from './flags.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
 import { routeLibbpfLogs } from './bpf/liblog.js';

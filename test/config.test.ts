@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaults, parseCli, parseDuration, parseListen } from '../src/config.js';
+import { defaults, parseDuration, parseListen } from '../src/config.js';
+import { parseCli } from '../src/flags.js';
 import { ConfigError } from '../src/errors.js';
 import { globToRegExp, matchInterfaces } from '../src/net/interfaces.js';
 
