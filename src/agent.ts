@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from './paths.js';
 import type { Config } from './config.js';
-import { ConfigError } from './errors.js';
 import { CloseReason, FlowEventType, SockEventType, SockFlag, type FlowEventValue, type SockEventValue } from './bpf/layout.js';
 import { PacketProbe } from './probes/packets.js';
 import { SocketProbe, type MptcpConnValue } from './probes/sockets.js';
-import { ETHERNET_TYPES, isGlob, listInterfaces, matchInterfaces, type NetInterface } from './net/interfaces.js';
+import { isGlob } from './net/interfaces.js';
+import { InterfaceWatcher, resolveInterfaces } from './net/watcher.js';
 import { Rollup } from './flows/rollup.js';
 import { MapMirror } from './flows/mirror.js';
 import { flowKind } from './flows/flowtable.js';
@@ -35,27 +35,6 @@ export const version: string = JSON.parse(readFileSync(join(projectRoot, 'packag
 const monoNs = () => Number(process.hrtime.bigint());
 /** The kernel's CLOCK_MONOTONIC ns as wall-clock ms. */
 const toWallMs = (mono: number) => monoToWallMs(mono, monoNs(), Date.now());
-
-/**
- * Interfaces to attach to. A name without glob characters must exist and
- * carry Ethernet frames; a glob that matches nothing is only a warning.
- */
-export function resolveInterfaces(patterns: string[], log: Logger, all = listInterfaces()): NetInterface[] {
-  for (const p of patterns) {
-    if (isGlob(p)) {
-      if (matchInterfaces([p], all).length === 0) log.warn('no interface matches', { pattern: p });
-      continue;
-    }
-    const i = all.find((x) => x.name === p);
-    if (!i) throw new ConfigError(`--interface ${p}: no such interface`);
-    if (!ETHERNET_TYPES.has(i.type)) throw new ConfigError(`--interface ${p}: link type ${i.type} has no Ethernet header, which the packet path needs`);
-  }
-  return matchInterfaces(patterns, all).filter((i) => {
-    if (ETHERNET_TYPES.has(i.type)) return true;
-    log.warn('skipping interface without Ethernet header', { interface: i.name, type: i.type });
-    return false;
-  });
-}
 
 const flowEventNames: Record<number, string> = {
   [FlowEventType.opened]: 'opened',
@@ -92,7 +71,7 @@ export class Agent {
   readonly prom: PrometheusExporter;
   private readonly rollup: Rollup;
   private readonly labeler: Labeler;
-  private readonly interfaceEvents = { attached: 0, detached: 0, failed: 0 };
+  private readonly interfaces: InterfaceWatcher;
   private lastInterfaceScan = 0;
   private bpfStats: { close(): void } | null = null;
   private otlp: OtlpExporter | null = null;
@@ -114,6 +93,7 @@ export class Agent {
       enricher ? { index: enricher.index, level: k.rollup, nodeName: k.nodeName, prefixV4: k.peerPrefixV4, prefixV6: k.peerPrefixV6 } : null,
     );
     this.rollup = new Rollup(config.maxSeries, this.labeler.labelNames);
+    this.interfaces = new InterfaceWatcher(config.interfaces, packets, log);
     const timeouts = { idleNs: config.flowIdleTimeoutMs * 1e6, closedNs: config.flowClosedTimeoutMs * 1e6 };
     const generation = () => this.labeler.generation;
     this.flowKind = flowKind(this.rollup, this.labeler, config.rtt.minRttWindowMs * 1e6);
@@ -152,7 +132,7 @@ export class Agent {
           log.error('connection log', { error: err }),
         );
       }
-      for (const i of ifaces) agent.attach(i);
+      for (const i of ifaces) agent.interfaces.attach(i);
       if (packets.attached().length === 0 && ifaces.length > 0) throw new Error('could not attach to any interface');
       log.info('kernel tables', {
         flows: config.flowTableSize,
@@ -178,40 +158,6 @@ export class Agent {
     }
     agent.timer = setInterval(() => agent.round(), config.intervalMs);
     return agent;
-  }
-
-  private attach(i: NetInterface): void {
-    try {
-      this.packets.attach(i);
-      this.interfaceEvents.attached++;
-    } catch (err) {
-      this.interfaceEvents.failed++;
-      this.log.error('attach failed', { interface: i.name, error: err });
-    }
-  }
-
-  /**
-   * Interfaces come and go (pod veths): attach to new matches, let go of
-   * those that disappeared. A link dies with its device; closing it here
-   * releases our handle. Coexisting programs are untouched (tcx appends,
-   * clsact uses its own handle and priority).
-   */
-  private scanInterfaces(): void {
-    const patterns = this.config.interfaces;
-    const all = listInterfaces();
-    const present = new Map(all.map((i) => [i.ifindex, i]));
-    for (const a of this.packets.attached()) {
-      const now = present.get(a.iface.ifindex);
-      if (!now || now.name !== a.iface.name) {
-        this.packets.detach(a.iface.ifindex);
-        this.interfaceEvents.detached++;
-      }
-    }
-    if (patterns.length === 0) return;
-    const attached = new Set(this.packets.attached().map((a) => a.iface.ifindex));
-    for (const i of matchInterfaces(patterns, all)) {
-      if (!attached.has(i.ifindex) && ETHERNET_TYPES.has(i.type)) this.attach(i);
-    }
   }
 
   private onFlowEvent(ev: FlowEventValue): void {
@@ -305,7 +251,7 @@ export class Agent {
     try {
       if (Date.now() - this.lastInterfaceScan >= INTERFACE_SCAN_MS) {
         this.lastInterfaceScan = Date.now();
-        this.scanInterfaces();
+        this.interfaces.scan();
       }
       this.packets.drainEvents();
       this.sockets?.drainEvents();
@@ -370,7 +316,7 @@ export class Agent {
         interfaces: attached.map((a) => ({ name: a.iface.name, links: a.links.map((l) => l.description) })),
         flowEvents: { ...this.flowEvents },
         connectionLogRecords: this.connLog?.written ?? 0,
-        interfaceEvents: { ...this.interfaceEvents },
+        interfaceEvents: { ...this.interfaces.events },
         otlp: this.otlp?.stats ?? null,
         programs: this.bpfStats ? [...this.packets.programs(), ...(this.sockets?.programs() ?? [])].map((p) => ({ ...programStats(p.fd), name: p.name })) : [],
         kubernetes: this.enricher ? { pods: this.enricher.index.size, watches: this.enricher.stats() } : null,
