@@ -23,6 +23,7 @@ export class Lab {
   readonly vethB: string;
   readonly ipA: string;
   readonly ipB: string;
+  private readonly rootLinks: string[] = [];
 
   private constructor(tag: string) {
     const id = randomBytes(3).toString('hex');
@@ -64,7 +65,26 @@ export class Lab {
     return nsArgv(ns, cmd, args);
   }
 
+  /**
+   * A link from the root namespace to namespace A (for services the test
+   * runs itself, e.g. an OTLP receiver); its veth names do not match vethA.
+   */
+  async linkRoot(): Promise<{ rootIp: string; nsIp: string }> {
+    const dev = `${this.vethA}r`;
+    const [, b, c] = this.ipA.split('.');
+    const rootIp = `10.${b}.${(Number(c) + 128) % 256}.1`;
+    const nsIp = rootIp.replace(/\.1$/, '.2');
+    await run('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}n`, 'netns', this.nsA]);
+    this.rootLinks.push(dev);
+    await run('ip', ['addr', 'add', `${rootIp}/30`, 'dev', dev]);
+    await run('ip', ['link', 'set', dev, 'up']);
+    await this.exec(this.nsA, 'ip', ['addr', 'add', `${nsIp}/30`, 'dev', `${dev}n`]);
+    await this.exec(this.nsA, 'ip', ['link', 'set', `${dev}n`, 'up']);
+    return { rootIp, nsIp };
+  }
+
   async destroy(): Promise<void> {
     for (const ns of [this.nsA, this.nsB]) await run('ip', ['netns', 'del', ns], { allowFail: true });
+    for (const dev of this.rootLinks) await run('ip', ['link', 'del', dev], { allowFail: true });
   }
 }

@@ -3,8 +3,10 @@
  * span per finished connection (spans.ts), over http/protobuf or gRPC,
  * configured by the standard OTEL_* environment variables and the agent's
  * otlp settings. Exports never block the agent: spans beyond the queue
- * are dropped and counted, export failures are counted (the exporters
- * retry with their own bounded backoff).
+ * are dropped and counted, export failures are counted. The http/protobuf
+ * exporters retry transient failures with a bounded backoff (5 tries,
+ * within the export timeout); the gRPC ones fail at once, and the next
+ * export tries again.
  */
 import { hostname } from 'node:os';
 import type { Attributes } from '@opentelemetry/api';
