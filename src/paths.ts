@@ -1,11 +1,20 @@
 /** Where the checkout (or the installed package) lives, from src/ or dist/src/. */
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+function isRoot(dir: string): boolean {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name === 'tcpulse';
+  } catch {
+    return false;
+  }
+}
+
+/** The nearest directory up from this file whose package.json is ours (checkout, or image). */
 function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'tsconfig.json')) === false) {
+  while (!isRoot(dir)) {
     const up = dirname(dir);
     if (up === dir) return process.cwd();
     dir = up;
