@@ -63,6 +63,8 @@ struct minmax {
 
 struct tcp_sock {
 	__u32 srtt_us; /* smoothed RTT << 3, in microseconds */
+	__u32 mdev_us; /* mean deviation << 2 (tcp_info's rttvar is mdev_us >> 2) */
+	__u32 packets_out;
 	__u32 snd_cwnd;
 	__u32 snd_ssthresh;
 	__u32 snd_wnd;

@@ -13,6 +13,7 @@
 #include "parse.h"
 #include "hist.h"
 #include "common.h"
+#include "qlog.h"
 
 /* tcx "next" is TC_ACT_UNSPEC: let the rest of the chain and the stack run. */
 #define TCX_NEXT TC_ACT_UNSPEC
@@ -22,6 +23,8 @@ const volatile struct tcpulse_cfg cfg = {
 	.ts_timeout_ns = 10ULL * 1000 * 1000 * 1000,
 	.min_rtt_window_ns = 10ULL * 1000 * 1000 * 1000,
 	.emit_events = 1,
+	.qlog = 0,
+	.qlog_max_records = 0,
 };
 
 /*
@@ -59,7 +62,87 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* qlog: the flows being traced, filled here when a new flow matches the
+ * filter, emptied by the agent when it has finished a connection's file.
+ * The agent sizes it (a few entries per traced connection). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct flow_key);
+	__type(value, struct qlog_flow);
+} traced SEC(".maps");
+
 #define stat_inc(idx) percpu_inc(&stats, idx)
+
+/* A new flow: traced if it matches the filter and the traced map has room. */
+static __always_inline void qlog_flow_start(const struct flow_key *key, struct flow_stats *f, __u64 now)
+{
+	struct qlog_flow init = { .first_ns = now };
+
+	if (!qlog_match(cfg.qlog, key->saddr, key->daddr, key->sport, key->dport))
+		return;
+	if (bpf_map_update_elem(&traced, key, &init, BPF_NOEXIST) == 0) {
+		f->traced = 1;
+		stat_inc(STAT_QLOG_TRACED);
+	} else {
+		stat_inc(STAT_QLOG_FULL);
+	}
+}
+
+/*
+ * One record per packet (or GSO/GRO batch) of a traced flow: where and
+ * when, sizes, and the TCP header with its options as on the wire (the
+ * agent decodes flags, seq, ack, window and options). Bounded: 15 words.
+ */
+static __always_inline void qlog_packet(void *data, void *data_end, const struct flow_key *key, const struct pkt *p,
+					int dir, __u64 now, __u64 segs, __u64 bytes)
+{
+	struct qlog_flow *t = bpf_map_lookup_elem(&traced, key);
+	struct qlog_packet *r;
+	__u64 off = p->l4_off, hdr = segs * p->hdr_len;
+	__u32 tcp_len, copied = 0;
+	__u8 *th;
+	int i;
+
+	if (!t)
+		return; /* no longer traced: the agent finished its file */
+	/* past the limit, SYN, FIN and RST still go (a few more): the agent must see the connection end */
+	if (t->records >= cfg.qlog_max_records &&
+	    (!(p->tcp_flags & (TH_SYN | TH_FIN | TH_RST)) || t->records >= cfg.qlog_max_records + QLOG_CONTROL_EXTRA)) {
+		__sync_fetch_and_add(&t->cut, 1);
+		stat_inc(STAT_QLOG_CUT);
+		return;
+	}
+	r = bpf_ringbuf_reserve(&qlog_events, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&t->lost, 1);
+		stat_inc(STAT_QLOG_LOST);
+		return;
+	}
+	__sync_fetch_and_add(&t->records, 1);
+	r->type = QLOG_REC_PACKET;
+	r->dir = dir;
+	__builtin_memcpy(&r->key, key, sizeof(*key));
+	r->ts_ns = now;
+	r->segs = segs;
+	r->l3_len = bytes;
+	r->payload = bytes > hdr ? bytes - hdr : 0;
+	barrier_var(off);
+	th = data;
+	if (off <= MAX_TCP_OFFSET && (void *)(th + off + 20) <= data_end) {
+		th += off;
+		tcp_len = (th[12] >> 4) * 4;
+		for (i = 0; i < QLOG_TCP_MAX / 4; i++) {
+			if (copied >= tcp_len || (void *)(th + i * 4 + 4) > data_end)
+				break;
+			*(__u32 *)&r->tcp[i * 4] = *(__u32 *)(th + i * 4);
+			copied += 4;
+		}
+	}
+	r->tcp_len = copied;
+	bpf_ringbuf_submit(r, qlog_wakeup());
+	stat_inc(STAT_QLOG_RECORDS);
+}
 
 static __always_inline void emit_event(const struct flow_key *key, __u64 now, __u32 type, __u32 flags)
 {
@@ -96,6 +179,12 @@ static __always_inline struct flow_stats *flow_get(const struct flow_key *key, _
 	if (err == 0) {
 		stat_inc(STAT_FLOW_CREATED);
 		emit_event(key, now, FLOW_EV_OPENED, 0);
+		if (cfg.qlog) {
+			f = bpf_map_lookup_elem(&flows, key);
+			if (f)
+				qlog_flow_start(key, f, now);
+			return f;
+		}
 	} else if (err != -17 /* EEXIST: another CPU won the race */) {
 		stat_inc(STAT_FLOW_CREATE_ERROR);
 		return NULL;
@@ -267,6 +356,8 @@ static __always_inline void handle(void *data, void *data_end, __u32 ifindex, in
 	__sync_fetch_and_add(&f->packets[dir & 1], segs);
 	__sync_fetch_and_add(&f->bytes[dir & 1], bytes);
 	flow_flags(f, &key, p.tcp_flags, dir, now);
+	if (cfg.qlog && f->traced)
+		qlog_packet(data, data_end, &key, &p, dir, now, segs, bytes);
 
 	if (p.has_ts) {
 		/* A TSval leaving on egress is echoed by the egress destination. */

@@ -56,6 +56,7 @@ struct pkt {
 	__u8 tcp_flags; /* the flags byte: FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10 */
 	__u8 has_ts;
 	__u16 l2_len;    /* bytes before the IP header */
+	__u16 l4_off;    /* bytes before the TCP header (qlog copies it from there) */
 	__u32 hdr_len;   /* IP + TCP header bytes (repeated per GSO segment) */
 	__u32 l3_len;    /* IP packet length from its header */
 	__u32 payload;   /* TCP payload bytes */
@@ -252,6 +253,7 @@ static __always_inline int parse_packet(void *data, void *data_end, struct pkt *
 	barrier_var(off);
 	if (off > MAX_TCP_OFFSET)
 		return PARSE_MALFORMED;
+	p->l4_off = off;
 	p->hdr_len = ip_hdr_len;
 	return parse_tcp(data + off, data_end, p);
 }

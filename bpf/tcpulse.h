@@ -93,7 +93,8 @@ struct flow_stats {
 	__u64 packets[DIR_MAX];
 	__u64 bytes[DIR_MAX]; /* L3 bytes: IP header, TCP header, payload */
 	__u32 flags;          /* enum flow_flag */
-	__u32 _pad;
+	__u32 traced;         /* 1: matched the qlog filter at creation (packets go to qlog_events
+			       * while the flow is in the traced map) */
 	struct ts_state ts[SIDE_MAX];
 	struct rtt_stats rtt[SIDE_MAX];
 };
@@ -110,6 +111,11 @@ enum stat {
 	STAT_RTT_SAMPLES,     /* echoes matched: RTT samples */
 	STAT_TS_EXPIRED,      /* pending timestamps never echoed (overtaken or timed out) */
 	STAT_EVENTS_LOST,     /* ring buffer full */
+	STAT_QLOG_TRACED,     /* flows that matched the qlog filter and were traced */
+	STAT_QLOG_FULL,       /* flows that matched, but the traced map was full */
+	STAT_QLOG_RECORDS,    /* packet records sent to qlog_events */
+	STAT_QLOG_CUT,        /* packet records not sent: per-flow limit reached */
+	STAT_QLOG_LOST,       /* packet records lost: qlog_events full */
 	STAT_MAX,
 };
 
@@ -133,6 +139,8 @@ struct tcpulse_cfg {
 	__u64 ts_timeout_ns;      /* a pending timestamp older than this is dropped */
 	__u64 min_rtt_window_ns;  /* length of one min-RTT window */
 	__u32 emit_events;        /* 1: send flow_event records */
+	__u32 qlog;               /* enum qlog_cfg_flag: 0 leaves the packet path as without qlog */
+	__u32 qlog_max_records;   /* packet records per traced flow, then counted as cut */
 	__u32 _pad;
 };
 
@@ -192,7 +200,7 @@ struct sock_summary {
 	__u32 flags;          /* enum sock_flag */
 	__u8 state;           /* TCP_* of the last state change */
 	__u8 close_reason;    /* enum close_reason */
-	__u16 _pad;
+	__u16 qlog;           /* 1: matched the qlog filter when established (in qlog_socks) */
 };
 
 /*
@@ -244,11 +252,110 @@ enum sock_stat {
 	SSTAT_CREATED,           /* socket entries created */
 	SSTAT_CREATE_ERROR,      /* socket entry could not be created */
 	SSTAT_EVENTS_LOST,       /* ring buffer full */
+	SSTAT_QLOG_TRACED,       /* sockets that matched the qlog filter and were traced */
+	SSTAT_QLOG_FULL,         /* matched, but qlog_socks was full */
+	SSTAT_QLOG_RECORDS,      /* records sent to qlog_events */
+	SSTAT_QLOG_CUT,          /* metrics records not sent: per-socket limit reached */
+	SSTAT_QLOG_LOST,         /* records lost: qlog_events full */
 	SSTAT_MAX,
 };
 
 struct sock_cfg {
 	__u64 sample_interval_ns; /* minimum gap between two srtt/cwnd samples of a socket */
+	__u32 qlog;               /* enum qlog_cfg_flag */
+	__u32 qlog_max_records;   /* metrics records per traced socket, then counted as cut */
+};
+
+/* ---- qlog: per-packet and per-ACK records of a few traced connections ----
+ *
+ * Both objects apply the same filter (addresses/CIDRs and ports, filled by
+ * the agent) when a flow is created (packet.bpf.c) or a socket becomes
+ * established (sock.bpf.c), so that tracing starts with the first packet
+ * (the SYN) without a round trip to userspace. Records of both objects go
+ * to one ring buffer, qlog_events (sock.bpf.c reuses packet.bpf.c's), so
+ * userspace reads them in one time order. Everything is bounded: traced
+ * flows and sockets by their map sizes, records per flow or socket by
+ * qlog_max_records; what is cut or lost is counted.
+ */
+enum qlog_cfg_flag {
+	QLOG_ON = 1 << 0,      /* tracing on */
+	QLOG_BY_ADDR = 1 << 1, /* an endpoint must be in qlog_addrs */
+	QLOG_BY_PORT = 1 << 2, /* a port must be in qlog_ports */
+};
+
+/* qlog_addrs (LPM trie) key: IPv4 as IPv4-mapped, prefixlen counts from bit 0 of addr. */
+struct qlog_addr {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+enum qlog_rec_type {
+	QLOG_REC_PACKET = 1,  /* struct qlog_packet */
+	QLOG_REC_METRICS = 2, /* struct qlog_sock_rec: srtt/cwnd/ssthresh changed */
+	QLOG_REC_STATE = 3,   /* struct qlog_sock_rec: the socket became established or closed */
+};
+
+#define QLOG_TCP_MAX 60 /* a TCP header with 40 option bytes */
+/* Records a traced flow may send beyond qlog_max_records, for SYN, FIN and RST only. */
+#define QLOG_CONTROL_EXTRA 16
+
+/* A packet of a traced flow, its TCP header as on the wire. */
+struct qlog_packet {
+	__u32 type;     /* QLOG_REC_PACKET */
+	__u32 dir;      /* enum dir */
+	struct flow_key key;
+	__u64 ts_ns;
+	__u32 payload;  /* TCP payload bytes, all segments of a GSO/GRO batch */
+	__u32 segs;     /* wire segments this record stands for */
+	__u32 l3_len;   /* layer-3 bytes of those segments */
+	__u8 tcp_len;   /* bytes of tcp[] copied: the header length, or less if truncated */
+	__u8 _pad[3];
+	__u8 tcp[QLOG_TCP_MAX];
+};
+
+/* The traced map's value: one per traced flow (key: struct flow_key). */
+struct qlog_flow {
+	__u64 first_ns;
+	__u32 records;  /* sent to qlog_events */
+	__u32 cut;      /* not sent: qlog_max_records reached */
+	__u32 lost;     /* not sent: qlog_events full */
+	__u32 _pad;
+};
+
+/* A traced socket: metrics changes and lifecycle (sock.bpf.c). */
+struct qlog_sock_rec {
+	__u32 type;       /* QLOG_REC_METRICS or QLOG_REC_STATE */
+	__u32 state;      /* TCP_* (QLOG_REC_STATE: the new state) */
+	struct sock_key key;
+	__u64 ts_ns;
+	__u32 srtt_us;
+	__u32 rttvar_us;
+	__u32 min_rtt_us;
+	__u32 cwnd;       /* segments */
+	__u32 ssthresh;
+	__u32 packets_out;
+	__u32 retrans;    /* tcp_sock.total_retrans */
+	__u32 mss;
+	__u32 snd_wnd;
+	__u32 mptcp_token;
+	__u32 flags;      /* enum sock_flag */
+	__u32 cut;        /* QLOG_REC_STATE closed: metrics records cut for this socket */
+	__u32 lost;       /* ... and lost (qlog_events full) */
+	__u32 _pad;
+};
+
+/* qlog_socks value, per traced socket (key: struct sock *). The agent lets
+ * go of sockets whose connection it does not trace (maxConnections). */
+struct qlog_sock {
+	struct sock_key key;
+	__u32 srtt_us;    /* last values sent */
+	__u32 rttvar_us;
+	__u32 cwnd;
+	__u32 ssthresh;
+	__u32 records;
+	__u32 cut;
+	__u32 lost;
+	__u32 _pad;
 };
 
 #endif /* TCPULSE_H */

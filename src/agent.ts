@@ -26,6 +26,7 @@ import { Labeler } from './k8s/labels.js';
 import { enableRunTimeStats, programStats } from './bpf/progstats.js';
 import { ConnectionLog, monoToWallMs } from './export/connlog.js';
 import { OtlpExporter, otlpEndpoint } from './export/otlp/exporter.js';
+import { QlogTracer } from './export/qlog.js';
 import { startServer } from './export/server.js';
 import type { ProbeStatus, Snapshot } from './snapshot.js';
 import type { Logger } from './log.js';
@@ -80,6 +81,8 @@ export class Agent {
   private readonly sockKind: SockKind;
   private readonly socks: MapMirror<unknown> | null;
   private connLog: ConnectionLog | null = null;
+  /** qlog: one file per traced connection (src/export/qlog.ts) */
+  private qlog: QlogTracer | null = null;
 
   private constructor(
     readonly config: Config,
@@ -112,7 +115,7 @@ export class Agent {
     let enricher: Enricher | null = null;
     let agent: Agent | null = null;
     try {
-      if (config.sockets.enabled) sockets = new SocketProbe(config, log);
+      if (config.sockets.enabled) sockets = new SocketProbe(config, log, packets.qlogRing());
       if (config.kubernetes.enabled) {
         enricher = new Enricher({ apiServer: config.kubernetes.apiServer, log: log.child({ component: 'kubernetes' }) });
         enricher.start();
@@ -132,6 +135,9 @@ export class Agent {
           log.error('connection log', { error: err }),
         );
       }
+      // ---- qlog: its own ring and timer; nothing in the rounds ----
+      if (config.qlog.dir) agent.qlog = QlogTracer.fromProbes(config, packets, sockets, enricher?.index ?? null, log.child({ component: 'qlog' }), toWallMs);
+      // ---- end qlog ----
       for (const i of ifaces) agent.interfaces.attach(i);
       if (packets.attached().length === 0 && ifaces.length > 0) throw new Error('could not attach to any interface');
       log.info('kernel tables', {
@@ -352,6 +358,7 @@ export class Agent {
     } catch (err) {
       this.log.warn('last socket events', { error: err });
     }
+    await this.qlog?.stop(); // qlog: last records, files flushed and closed (before the maps go)
     await this.enricher?.stop();
     await this.otlp?.shutdown();
     this.bpfStats?.close();

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import {
   FlowEvent, FlowKey, FlowStats, RttStats, TcpulseCfg, TsState, HIST_BUCKETS, Stat,
   SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockEvent, SockCfg, SockStat,
+  QlogAddr, QlogPacket, QlogFlow, QlogSockRec, QlogSock, QLOG_TCP_MAX, QlogCfgFlag, QlogRecType,
 } from '../src/bpf/layout.js';
 import type { StructDef } from '../src/bpf/codec.js';
 import { btfStructs, type BtfStruct } from './helpers/btf.js';
@@ -38,7 +39,10 @@ function assertSameLayout(def: StructDef, btf: BtfStruct | undefined): void {
   assert.equal(def.size, btf.size, `sizeof(struct ${def.name})`);
 }
 
-const all = [FlowKey, FlowStats, TsState, RttStats, FlowEvent, TcpulseCfg, SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockEvent, SockCfg];
+const all = [
+  FlowKey, FlowStats, TsState, RttStats, FlowEvent, TcpulseCfg, SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockEvent, SockCfg,
+  QlogAddr, QlogPacket, QlogFlow, QlogSockRec, QlogSock,
+];
 
 describe('struct layouts (bpf/tcpulse.h vs src/bpf/layout.ts)', () => {
   const anchor = btfStructs(anchorObject());
@@ -48,9 +52,9 @@ describe('struct layouts (bpf/tcpulse.h vs src/bpf/layout.ts)', () => {
 
   it('the program object carries the same layouts', () => {
     const prog = btfStructs(join(bpfDir, 'packet.bpf.o'));
-    for (const def of [FlowKey, FlowStats, TsState, RttStats, TcpulseCfg]) assertSameLayout(def, prog.get(def.name));
+    for (const def of [FlowKey, FlowStats, TsState, RttStats, TcpulseCfg, QlogAddr, QlogFlow]) assertSameLayout(def, prog.get(def.name));
     const sock = btfStructs(join(bpfDir, 'sock.bpf.o'));
-    for (const def of [SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockCfg]) assertSameLayout(def, sock.get(def.name));
+    for (const def of [SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockCfg, QlogAddr, QlogSock]) assertSameLayout(def, sock.get(def.name));
   });
 
   it('constants agree with the header', () => {
@@ -59,6 +63,14 @@ describe('struct layouts (bpf/tcpulse.h vs src/bpf/layout.ts)', () => {
     });
     const define = (name: string) => Number(new RegExp(`#define ${name} (\\d+)`).exec(header)?.[1]);
     assert.equal(define('HIST_BUCKETS'), HIST_BUCKETS);
+    assert.equal(define('QLOG_TCP_MAX'), QLOG_TCP_MAX);
+    const text = readFileSync(join(bpfDir, 'tcpulse.h'), 'utf8');
+    const enumValues = (name: string) => {
+      const body = new RegExp(`enum ${name} \\{([^}]*)\\}`, 's').exec(text)![1]!;
+      return [...body.matchAll(/([A-Z_]+) = (?:1 << )?(\d+)/g)].map((m) => [m[1]!, m[0]!.includes('<<') ? 1 << Number(m[2]) : Number(m[2])]);
+    };
+    assert.deepEqual(enumValues('qlog_cfg_flag').map(([, v]) => v), Object.values(QlogCfgFlag));
+    assert.deepEqual(enumValues('qlog_rec_type').map(([, v]) => v), Object.values(QlogRecType));
     // enum stat: STAT_MAX is the number of counters
     const stats = /enum stat \{([^}]*)\}/s.exec(readFileSync(join(bpfDir, 'tcpulse.h'), 'utf8'))![1]!;
     const names = [...stats.matchAll(/STAT_([A-Z_]+)/g)].map((m) => m[1]!.toLowerCase()).filter((n) => n !== 'max');

@@ -32,6 +32,11 @@ export const Stat = [
   'rtt_samples',
   'ts_expired',
   'events_lost',
+  'qlog_traced',
+  'qlog_full',
+  'qlog_records',
+  'qlog_cut',
+  'qlog_lost',
 ] as const;
 export type StatName = (typeof Stat)[number];
 
@@ -69,7 +74,7 @@ export const FlowStats = struct('flow_stats', {
   packets: array(u64, 2),
   bytes: array(u64, 2),
   flags: u32,
-  _pad: u32,
+  traced: u32,
   ts: array(TsState, 2),
   rtt: array(RttStats, 2),
 });
@@ -86,6 +91,8 @@ export const TcpulseCfg = struct('tcpulse_cfg', {
   ts_timeout_ns: u64,
   min_rtt_window_ns: u64,
   emit_events: u32,
+  qlog: u32,
+  qlog_max_records: u32,
   _pad: u32,
 });
 
@@ -201,6 +208,9 @@ export interface CfgValue {
   tsTimeoutNs: number;
   minRttWindowNs: number;
   emitEvents: boolean;
+  /** enum qlog_cfg_flag (QlogCfgFlag); 0 or absent: qlog off */
+  qlog?: number;
+  qlogMaxRecords?: number;
 }
 
 export function encodeCfg(c: CfgValue): Buffer {
@@ -209,6 +219,8 @@ export function encodeCfg(c: CfgValue): Buffer {
   writeU64(buf, TcpulseCfg.offset('ts_timeout_ns'), c.tsTimeoutNs);
   writeU64(buf, TcpulseCfg.offset('min_rtt_window_ns'), c.minRttWindowNs);
   buf.writeUInt32LE(c.emitEvents ? 1 : 0, TcpulseCfg.offset('emit_events'));
+  buf.writeUInt32LE(c.qlog ?? 0, TcpulseCfg.offset('qlog'));
+  buf.writeUInt32LE(c.qlogMaxRecords ?? 0, TcpulseCfg.offset('qlog_max_records'));
   return buf;
 }
 
@@ -261,7 +273,7 @@ export const SockSummary = struct('sock_summary', {
   flags: u32,
   state: u8,
   close_reason: u8,
-  _pad: u16,
+  qlog: u16,
 });
 
 export const SockStats = struct('sock_stats', {
@@ -290,10 +302,13 @@ export const SockEvent = struct('sock_event', {
   s: SockSummary,
 });
 
-export const SockStat = ['probe_events', 'retransmit_events', 'state_events', 'created', 'create_error', 'events_lost'] as const;
+export const SockStat = [
+  'probe_events', 'retransmit_events', 'state_events', 'created', 'create_error', 'events_lost',
+  'qlog_traced', 'qlog_full', 'qlog_records', 'qlog_cut', 'qlog_lost',
+] as const;
 export type SockStatName = (typeof SockStat)[number];
 
-export const SockCfg = struct('sock_cfg', { sample_interval_ns: u64 });
+export const SockCfg = struct('sock_cfg', { sample_interval_ns: u64, qlog: u32, qlog_max_records: u32 });
 
 export interface SockKeyValue {
   saddr: Buffer;
@@ -389,8 +404,161 @@ export function decodeSockEvent(buf: Buffer): SockEventValue {
   };
 }
 
-export function encodeSockCfg(sampleIntervalNs: number): Buffer {
+export function encodeSockCfg(sampleIntervalNs: number, qlog = 0, qlogMaxRecords = 0): Buffer {
   const buf = Buffer.alloc(SockCfg.size);
   writeU64(buf, 0, sampleIntervalNs);
+  buf.writeUInt32LE(qlog, SockCfg.offset('qlog'));
+  buf.writeUInt32LE(qlogMaxRecords, SockCfg.offset('qlog_max_records'));
   return buf;
+}
+
+/* ---- qlog (bpf/qlog.h, both objects) ---- */
+
+export const QlogCfgFlag = { on: 1 << 0, byAddr: 1 << 1, byPort: 1 << 2 } as const;
+export const QlogRecType = { packet: 1, metrics: 2, state: 3 } as const;
+export const QLOG_TCP_MAX = 60;
+
+export const QlogAddr = struct('qlog_addr', { prefixlen: u32, addr: array(u8, 16) });
+
+export const QlogPacket = struct('qlog_packet', {
+  type: u32,
+  dir: u32,
+  key: FlowKey,
+  ts_ns: u64,
+  payload: u32,
+  segs: u32,
+  l3_len: u32,
+  tcp_len: u8,
+  _pad: array(u8, 3),
+  tcp: array(u8, QLOG_TCP_MAX),
+});
+
+export const QlogFlow = struct('qlog_flow', { first_ns: u64, records: u32, cut: u32, lost: u32, _pad: u32 });
+
+export const QlogSockRec = struct('qlog_sock_rec', {
+  type: u32,
+  state: u32,
+  key: SockKey,
+  ts_ns: u64,
+  srtt_us: u32,
+  rttvar_us: u32,
+  min_rtt_us: u32,
+  cwnd: u32,
+  ssthresh: u32,
+  packets_out: u32,
+  retrans: u32,
+  mss: u32,
+  snd_wnd: u32,
+  mptcp_token: u32,
+  flags: u32,
+  cut: u32,
+  lost: u32,
+  _pad: u32,
+});
+
+export const QlogSock = struct('qlog_sock', {
+  key: SockKey,
+  srtt_us: u32,
+  rttvar_us: u32,
+  cwnd: u32,
+  ssthresh: u32,
+  records: u32,
+  cut: u32,
+  lost: u32,
+  _pad: u32,
+});
+
+export function encodeQlogAddr(addr: Buffer, prefixLen: number): Buffer {
+  const buf = Buffer.alloc(QlogAddr.size);
+  buf.writeUInt32LE(prefixLen, 0);
+  addr.copy(buf, QlogAddr.offset('addr'));
+  return buf;
+}
+
+export interface QlogPacketValue {
+  type: typeof QlogRecType.packet;
+  dir: number;
+  key: FlowKeyValue;
+  /** the struct flow_key bytes (the traced map's key) */
+  rawKey: Buffer;
+  tsNs: number;
+  payload: number;
+  segs: number;
+  l3Len: number;
+  /** The TCP header with its options as on the wire (tcp_len bytes). */
+  tcp: Buffer;
+}
+
+export interface QlogSockValue {
+  type: typeof QlogRecType.metrics | typeof QlogRecType.state;
+  state: number;
+  key: SockKeyValue;
+  tsNs: number;
+  srttUs: number;
+  rttvarUs: number;
+  minRttUs: number;
+  cwnd: number;
+  ssthresh: number;
+  packetsOut: number;
+  retrans: number;
+  mss: number;
+  sndWnd: number;
+  mptcpToken: number;
+  flags: number;
+  cut: number;
+  lost: number;
+}
+
+const QP = Object.fromEntries(QlogPacket.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+const QS = Object.fromEntries(QlogSockRec.fields.map((f) => [f.name, f.offset])) as Record<string, number>;
+
+/** A qlog_events record: a packet, or a socket's metrics or state change. */
+export function decodeQlogRecord(buf: Buffer): QlogPacketValue | QlogSockValue | null {
+  const type = buf.readUInt32LE(0);
+  if (type === QlogRecType.packet && buf.length >= QlogPacket.size) {
+    const tcpLen = Math.min(buf.readUInt8(QP.tcp_len!), QLOG_TCP_MAX);
+    return {
+      type,
+      dir: buf.readUInt32LE(QP.dir!),
+      key: decodeFlowKey(buf, QP.key!),
+      rawKey: buf.subarray(QP.key!, QP.key! + FlowKey.size),
+      tsNs: readU64(buf, QP.ts_ns!),
+      payload: buf.readUInt32LE(QP.payload!),
+      segs: buf.readUInt32LE(QP.segs!),
+      l3Len: buf.readUInt32LE(QP.l3_len!),
+      tcp: buf.subarray(QP.tcp!, QP.tcp! + tcpLen),
+    };
+  }
+  if ((type === QlogRecType.metrics || type === QlogRecType.state) && buf.length >= QlogSockRec.size) {
+    const u = (n: string) => buf.readUInt32LE(QS[n]!);
+    return {
+      type,
+      state: u('state'),
+      key: decodeSockKey(buf, QS.key!),
+      tsNs: readU64(buf, QS.ts_ns!),
+      srttUs: u('srtt_us'),
+      rttvarUs: u('rttvar_us'),
+      minRttUs: u('min_rtt_us'),
+      cwnd: u('cwnd'),
+      ssthresh: u('ssthresh'),
+      packetsOut: u('packets_out'),
+      retrans: u('retrans'),
+      mss: u('mss'),
+      sndWnd: u('snd_wnd'),
+      mptcpToken: u('mptcp_token'),
+      flags: u('flags'),
+      cut: u('cut'),
+      lost: u('lost'),
+    };
+  }
+  return null;
+}
+
+export function decodeQlogFlow(buf: Buffer): { firstNs: number; records: number; cut: number; lost: number } {
+  return {
+    firstNs: readU64(buf, QlogFlow.offset('first_ns')),
+    records: buf.readUInt32LE(QlogFlow.offset('records')),
+    cut: buf.readUInt32LE(QlogFlow.offset('cut')),
+    lost: buf.readUInt32LE(QlogFlow.offset('lost')),
+  };
 }

@@ -77,6 +77,7 @@ export const libbpf = {
     n: number,
   ) => number,
   map_max_entries: lib.func('uint32_t bpf_map__max_entries(bpf_map *map)') as (map: Ptr) => number,
+  map_reuse_fd: lib.func('int bpf_map__reuse_fd(bpf_map *map, int fd)') as (map: Ptr, fd: number) => number,
   map_key_size: lib.func('uint32_t bpf_map__key_size(bpf_map *map)') as (map: Ptr) => number,
   map_value_size: lib.func('uint32_t bpf_map__value_size(bpf_map *map)') as (map: Ptr) => number,
   map_type: lib.func('int bpf_map__type(bpf_map *map)') as (map: Ptr) => number,

@@ -65,6 +65,12 @@ export class BpfObject {
     check(`set max_entries of ${mapName}`, libbpf.map_set_max_entries(this.mapPtr(mapName), n));
   }
 
+  /** Uses another object's map (by fd) instead of creating this one's: both then share it. */
+  reuseMap(mapName: string, fd: number): void {
+    this.beforeLoad('reuseMap');
+    check(`reuse map ${mapName}`, libbpf.map_reuse_fd(this.mapPtr(mapName), fd));
+  }
+
   setAutoload(progName: string, autoload: boolean): void {
     this.beforeLoad('setAutoload');
     check(`set autoload of ${progName}`, libbpf.program_set_autoload(this.progPtr(progName), autoload));

@@ -142,6 +142,11 @@ export class PodIndex {
     return this.byUid.size;
   }
 
+  /** Every pod known (deleted ones within their grace included). */
+  all(): IterableIterator<PodInfo> {
+    return this.byUid.values();
+  }
+
   /** kind/name of the pod's workload, lower-case kind: deployment/web, statefulset/db, pod/debug. */
   workload(p: PodInfo): string {
     let owner = p.owner;

@@ -18,6 +18,7 @@ import { attachTcx, type TcDirection } from '../bpf/links/tcx.js';
 import { ClsactLink } from '../bpf/links/clsact.js';
 import type { NetInterface } from '../net/interfaces.js';
 import type { Logger } from '../log.js';
+import { qlogFlags, sizeQlogMaps } from './qlog.js';
 
 const EINVAL = 22;
 const EOPNOTSUPP = 95;
@@ -45,6 +46,7 @@ export class PacketProbe {
     private readonly log: Logger,
   ) {
     this.tcMethod = config.tcAttach === 'auto' ? null : config.tcAttach;
+    const qlog = qlogFlags(config.qlog); // validates the qlog filter before anything loads
     const obj = BpfObject.open(join(config.bpfDir, 'packet.bpf.o'));
     try {
       obj.setRodata(
@@ -53,9 +55,12 @@ export class PacketProbe {
           tsTimeoutNs: config.rtt.timeoutMs * 1e6,
           minRttWindowNs: config.rtt.minRttWindowMs * 1e6,
           emitEvents: true,
+          qlog,
+          qlogMaxRecords: config.qlog.maxEventsPerConnection,
         }),
       );
       obj.setMaxEntries('flows', config.flowTableSize);
+      sizeQlogMaps(obj, config.qlog, 'traced', true);
       obj.setAutoload(PROGRAMS.xdpIngress, config.ingressHook === 'xdp');
       obj.setAutoload(PROGRAMS.tcIngress, config.ingressHook === 'tc');
       obj.load();
@@ -66,6 +71,11 @@ export class PacketProbe {
     this.obj = obj;
     this.flows = obj.map('flows');
     this.stats = obj.map('stats');
+  }
+
+  /** qlog_events, for the socket probe to share, while qlog tracing is on. */
+  qlogRing(): BpfMap | null {
+    return this.config.qlog.dir ? this.obj.map('qlog_events') : null;
   }
 
   /** Kernel memory of the flow table values and keys, from the configured sizes. */

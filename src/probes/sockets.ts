@@ -15,6 +15,7 @@ import { RingBuffer } from '../bpf/ringbuf.js';
 import type { Link } from '../bpf/links/link.js';
 import type { Logger } from '../log.js';
 import { chooseHooks, classify, SOCKET_SIGNALS, type Candidate, type Choice, type Outcome } from './hooks.js';
+import { qlogFlags, sizeQlogMaps } from './qlog.js';
 
 const ALL_PROGRAMS = SOCKET_SIGNALS.flatMap((s) => s.candidates.map((c) => c.program));
 
@@ -37,9 +38,11 @@ export class SocketProbe {
   private readonly nCpus = libbpf.num_possible_cpus();
   private ringbuf: RingBuffer | null = null;
 
+  /** qlogRing: the packet probe's qlog_events, shared so that all qlog records come in one order. */
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly qlogRing: BpfMap | null = null,
   ) {
     const path = join(config.bpfDir, 'sock.bpf.o');
     this.choices = chooseHooks(SOCKET_SIGNALS, (c) => this.tryCandidate(path, c), config.sockets.hooks);
@@ -57,7 +60,7 @@ export class SocketProbe {
       this.obj = this.socks = this.mptcpMap = this.stats = null;
       return;
     }
-    const obj = this.open(path, chosen, config.sockets.tableSize);
+    const obj = this.open(path, chosen, config.sockets.tableSize, true);
     try {
       for (const p of chosen) this.links.push(obj.attach(p));
     } catch (err) {
@@ -71,11 +74,16 @@ export class SocketProbe {
     this.stats = obj.map('sock_stats');
   }
 
-  private open(path: string, programs: string[], tableSize: number): BpfObject {
+  private open(path: string, programs: string[], tableSize: number, final = false): BpfObject {
     const obj = BpfObject.open(path);
     try {
-      obj.setRodata(encodeSockCfg(this.config.sockets.sampleIntervalMs * 1e6));
+      const q = this.config.qlog;
+      obj.setRodata(encodeSockCfg(this.config.sockets.sampleIntervalMs * 1e6, qlogFlags(q), q.maxEventsPerConnection));
       obj.setMaxEntries('socks', tableSize);
+      if (final) {
+        sizeQlogMaps(obj, q, 'qlog_socks', false);
+        if (q.dir && this.qlogRing) obj.reuseMap('qlog_events', this.qlogRing.fd);
+      }
       for (const p of ALL_PROGRAMS) obj.setAutoload(p, programs.includes(p));
       obj.load();
       return obj;
@@ -108,6 +116,11 @@ export class SocketProbe {
 
   get enabled(): boolean {
     return this.obj !== null;
+  }
+
+  /** A map of the loaded object (qlog filter maps), or null when no hook loaded. */
+  map(name: string): BpfMap | null {
+    return this.obj ? this.obj.map(name) : null;
   }
 
   /** Kernel memory of the socket table keys and values, from the configured size. */
