@@ -24,7 +24,7 @@ import { generate } from '../dashboards/src/outputs.js';
 import { projectRoot } from '../src/paths.js';
 import { AGENT_PORT, AgentProc } from './helpers/agent.js';
 import { attachDropper, type Dropper } from './helpers/drop.js';
-import { run, sleep, start, type Running } from './helpers/exec.js';
+import { run, sleep, start, waitForOutput, type Running } from './helpers/exec.js';
 import { DASHBOARD_FILES, describeEmpty, emptyPanels, loadDashboards, panelQueries, queryVariables, resolveVariables, type DashboardJson } from './helpers/grafana.js';
 import { helmTemplate, type Manifest } from './helpers/helm.js';
 import { KubeApiServer, pod, replicaSet } from './helpers/kubeapi.js';
@@ -121,13 +121,6 @@ while True:
 /** A stub OTLP/HTTP receiver: 200 and an empty protobuf response to every export. */
 const otlpJs = `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(200,{'content-type':'application/x-protobuf'});s.end()})}).listen(4318,'127.0.0.1',()=>console.log('listening'))`;
 
-async function waitOutput(r: Running, text: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!r.stdout().includes(text)) {
-    if (Date.now() > deadline || r.proc.exitCode !== null) throw new Error(`waiting for "${text}": ${r.stderr()}`);
-    await sleep(50);
-  }
-}
 
 describe('dashboards: every panel has data from a real Prometheus scraping a real agent (Kubernetes, pod rollup)', () => {
   let node: NodeLab;
@@ -154,7 +147,7 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
     api.add('pods', pod({ namespace: 'shop', name: 'db-0', ip: db.ip, nodeName: 'node-1', ownerReferences: [{ kind: 'StatefulSet', name: 'db' }] }));
     const otlp = start(...node.ctl.argv(node.ns, process.execPath, ['-e', otlpJs]));
     procs.push(otlp);
-    await waitOutput(otlp, 'listening');
+    await waitForOutput(otlp, 'listening');
     const cfg = join(dir, 'tcpulse.yaml');
     writeFileSync(cfg, [
       `interfaces: ["${node.vethGlob}"]`, 'interval: 500ms',
@@ -182,10 +175,10 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
     // MPTCP web -> db (one subflow: each pod has one interface)
     const server = start(...node.ctl.argv(db.ns, 'python3', ['-u', '-c', serverPy, '6000']));
     procs.push(server);
-    await waitOutput(server, 'listening');
+    await waitForOutput(server, 'listening');
     const client = start(...node.ctl.argv(web.ns, 'python3', ['-u', '-c', clientPy, db.ip, '6000']));
     procs.push(client);
-    await waitOutput(client, 'ready');
+    await waitForOutput(client, 'ready');
   });
 
   after(async () => {

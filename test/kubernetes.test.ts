@@ -11,19 +11,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProc } from './helpers/agent.js';
-import { sleep, type Running } from './helpers/exec.js';
+import { sleep, until, type Running } from './helpers/exec.js';
 import { KubeApiServer, pod, replicaSet } from './helpers/kubeapi.js';
 import { NodeLab, type PodNet } from './helpers/node.js';
 import { one, pick, type Sample } from './helpers/prom.js';
 import { sendBytes, startSink } from './helpers/tcp.js';
 
-async function until(what: string, fn: () => Promise<boolean>, ms = 8000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('agent on a Kubernetes node', () => {
   let node: NodeLab;

@@ -52,3 +52,21 @@ export function start(cmd: string, args: string[]): Running {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once r printed text on stdout; throws if it exits or ms pass first. */
+export async function waitForOutput(r: Running, text: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!r.stdout().includes(text)) {
+    if (Date.now() > deadline || r.proc.exitCode !== null) throw new Error(`waiting for "${text}": ${r.stderr()}`);
+    await sleep(20);
+  }
+}
+
+/** Polls fn until it holds; fails the test with what after ms. */
+export async function until(what: string, fn: () => Promise<boolean>, ms = 8000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}

@@ -3,24 +3,17 @@
  * connections open, and a client that sends exactly n bytes and then waits,
  * so that the kernel's socket counters can be read while nothing moves.
  */
-import { sleep, start, type Running } from './exec.js';
+import { start, waitForOutput, type Running } from './exec.js';
 import type { LabLike as Lab } from './agent.js';
 
 const sinkJs = `const net=require('net');const srv=net.createServer(s=>{s.on('data',()=>{});s.on('error',()=>{})});srv.listen(+process.argv[1],()=>console.log('listening'));`;
 const sendJs = `const net=require('net');const [host,port,n]=process.argv.slice(1);const s=net.connect(+port,host,()=>{let left=+n;const chunk=Buffer.alloc(65536,7);(function w(){while(left>0){const k=Math.min(left,chunk.length);left-=k;if(!s.write(chunk.subarray(0,k))){s.once('drain',w);return}}console.log('sent')})()});s.on('error',e=>{console.error(e.message);process.exit(1)});`;
 
-async function waitFor(r: Running, text: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!r.stdout().includes(text)) {
-    if (Date.now() > deadline || r.proc.exitCode !== null) throw new Error(`waiting for "${text}": ${r.stderr()}`);
-    await sleep(20);
-  }
-}
 
 export async function startSink(lab: Lab, ns: string, port: number): Promise<Running> {
   const [cmd, args] = lab.argv(ns, process.execPath, ['-e', sinkJs, String(port)]);
   const r = start(cmd, args);
-  await waitFor(r, 'listening');
+  await waitForOutput(r, 'listening');
   return r;
 }
 
@@ -28,7 +21,7 @@ export async function startSink(lab: Lab, ns: string, port: number): Promise<Run
 export async function sendBytes(lab: Lab, ns: string, host: string, port: number, n: number): Promise<Running> {
   const [cmd, args] = lab.argv(ns, process.execPath, ['-e', sendJs, host, String(port), String(n)]);
   const r = start(cmd, args);
-  await waitFor(r, 'sent', 30_000);
+  await waitForOutput(r, 'sent', 30_000);
   return r;
 }
 
@@ -44,6 +37,6 @@ function one(i){return new Promise(r=>{const s=net.connect(+ports[i%ports.length
 export async function burst(lab: Lab, ns: string, host: string, n: number, ports: number[], opts: { bytes?: number; reset?: boolean } = {}): Promise<Running> {
   const [cmd, args] = lab.argv(ns, process.execPath, ['-e', burstJs, host, String(n), String(opts.bytes ?? 2048), opts.reset ? '1' : '0', ...ports.map(String)]);
   const r = start(cmd, args);
-  await waitFor(r, 'done', 120_000);
+  await waitForOutput(r, 'done', 120_000);
   return r;
 }
