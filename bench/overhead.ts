@@ -167,30 +167,47 @@ const configs = [
 ] as const;
 type Config = (typeof configs)[number];
 
-/** Another tcpulse (a test run) loaded meanwhile competes for the CPUs (its socket hooks run for our sockets too): say so. */
-function warnForeign(label: string, held: Set<number>): void {
+/** Another tcpulse (a test run) competes for the CPUs, and its socket hooks run for our sockets too. */
+function others(held: Set<number>): string {
   const n = progs((p) => ours(p.name) && !held.has(p.id)).size;
-  if (n) process.stderr.write(`warning: ${label}: ${n} tcpulse/ts_ program(s) of another process loaded; figures may be disturbed\n`);
+  const nets = sh('ip', 'netns', 'list').split('\n').filter((l) => l.startsWith('tcpulse-')).length;
+  return n || nets ? `${n} tcpulse_/ts_ program(s) of another process, ${nets} tcpulse-* netns` : '';
 }
-const since = (t0: number) => (performance.now() - t0) / 1000;
+/** CPU ticks of other user processes: live ones, and reaped ones in their parents' cutime/cstime. */
+function othersTicks(): number {
+  const mine = new Set([process.pid, st.agent?.pid, st.client?.pid, st.server?.pid]);
+  let t = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || mine.has(Number(d))) continue;
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const r = f.slice(f.lastIndexOf(')') + 2).split(' '); // r[k - 3] is field k
+      if (!(Number(r[9 - 3]) & 0x200000)) t += Number(r[14 - 3]) + Number(r[15 - 3]) + Number(r[16 - 3]) + Number(r[17 - 3]); // not PF_KTHREAD
+    } catch {} // exited meanwhile
+  }
+  return t;
+}
+/** One iperf3 run with program snapshots around it; warns if another tcpulse or other work was seen. */
+async function measure(cfg: Config, addr: string, held: Set<number>, sel: (p: { id: number; name?: string }) => boolean) {
+  const [before, o0] = [others(held), othersTicks()];
+  const [t0, p0] = [performance.now(), progs(sel)];
+  const gbps = await iperf(addr);
+  const [p1, secs] = [progs(sel), (performance.now() - t0) / 1000];
+  const busy = (othersTicks() - o0) / clkTck;
+  const seen = [others(held) || before, busy > 0.1 * secs ? `other processes used ${busy.toFixed(2)} CPU-s` : ''].filter(Boolean).join('; ');
+  if (seen) process.stderr.write(`warning: ${cfg.label}: ${seen}; figures may be disturbed\n`);
+  return { gbps, secs, progs: progDelta(p0, p1) };
+}
 
 async function phase(cfg: Config, addr: string, xdpObj: string): Promise<Sample> {
-  if (cfg.key === 'none') {
-    const gbps = await iperf(addr);
-    warnForeign(cfg.label, new Set());
-    return { gbps, secs: seconds, progs: [] };
-  }
+  if (cfg.key === 'none') return measure(cfg, addr, new Set(), () => false);
   if (cfg.key === 'empty') {
     st.xdp = true;
     sh('ip', 'link', 'set', 'dev', veth, 'xdpdrv', 'obj', xdpObj, 'sec', 'xdp');
     try {
       const id = (JSON.parse(sh('ip', '-j', 'link', 'show', 'dev', veth)) as { xdp?: { prog?: { id: number } } }[])[0]?.xdp?.prog?.id;
       if (id === undefined) throw new Error(`no XDP program on ${veth} after attaching`);
-      const [t0, p0] = [performance.now(), progs((p) => p.id === id)];
-      const gbps = await iperf(addr);
-      const [p1, secs] = [progs((p) => p.id === id), since(t0)];
-      warnForeign(cfg.label, new Set());
-      return { gbps, secs, progs: progDelta(p0, p1) };
+      return await measure(cfg, addr, new Set(), (p) => p.id === id);
     } finally {
       sh('ip', 'link', 'set', 'dev', veth, 'xdp', 'off');
       st.xdp = false;
@@ -201,24 +218,15 @@ async function phase(cfg: Config, addr: string, xdpObj: string): Promise<Sample>
     // Only this agent's programs: another tcpulse (a test run) may load its own meanwhile.
     const held = heldProgIds(agent.pid);
     const mine = (p: { id: number; name?: string }) => held.has(p.id) && ours(p.name);
-    const [t0, p0] = [performance.now(), progs(mine)];
-    const names = [...p0.values()].map((p) => p.name);
+    const names = [...progs(mine).values()].map((p) => p.name);
     if (!names.some((n) => n.startsWith('tcpulse_'))) throw new Error(`agent ${agent.pid} holds no tcpulse_ programs`);
     if (names.some((n) => n.startsWith('ts_')) !== cfg.sockets) throw new Error(`${cfg.label}: agent ${agent.pid} holds ts_ programs: ${!cfg.sockets}`);
     const [m0, c0] = [await agentPackets(agent.port), cpuTicks(agent.pid)];
-    const gbps = await iperf(addr);
-    const [p1, secs] = [progs(mine), since(t0)];
-    warnForeign(cfg.label, held);
+    const s = await measure(cfg, addr, held, mine);
     await sleep(2 * intervalMs + 500); // let the agent roll the last packets up
     const [m1, c1] = [await agentPackets(agent.port), cpuTicks(agent.pid)];
-    return {
-      gbps,
-      secs,
-      progs: progDelta(p0, p1),
-      pkts: { ingress: m1.ingress - m0.ingress, egress: m1.egress - m0.egress },
-      cpuS: (c1 - c0) / clkTck,
-      rssKiB: rssKiB(agent.pid),
-    };
+    const pkts = { ingress: m1.ingress - m0.ingress, egress: m1.egress - m0.egress };
+    return { ...s, pkts, cpuS: (c1 - c0) / clkTck, rssKiB: rssKiB(agent.pid) };
   } finally {
     const a = st.agent!;
     await stop(a, 15_000);
