@@ -10,10 +10,11 @@
  * --no-sockets; the agent with XDP ingress + TC egress + socket hooks; an empty
  * XDP program (the cost of XDP on a veth itself: NAPI mode, the peer loses TSO).
  * The socket hooks (ts_*) are global, so they run for both iperf3 ends.
- * BPF run time comes from kernel.bpf_stats_enabled (on for the run, restored
- * after), which itself adds a little cost to every program run. Agent CPU is
- * read from /proc/PID/stat before iperf3 and after the agent's next rollups, so
- * the work on the last packets is counted.
+ * BPF run time comes from run-time stats held on by a BPF_ENABLE_STATS fd for
+ * the run (gone with the process; kernel.bpf_stats_enabled is not touched),
+ * which itself adds a little cost to every program run. Agent CPU is read from
+ * /proc/PID/stat before iperf3 and after the agent's next rollups, so the work
+ * on the last packets is counted.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -23,6 +24,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { enableRunTimeStats } from '../src/bpf/progstats.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
@@ -42,7 +44,7 @@ const veth = `tpb${tag}a`;
 const peer = `tpb${tag}b`;
 
 /** What cleanup() must undo; set as soon as each thing exists. */
-const st: { agent?: ChildProcess; client?: ChildProcess; server?: ChildProcess; ns?: boolean; veth?: boolean; xdp?: boolean; sysctl?: string; tmp?: string } = {};
+const st: { agent?: ChildProcess; client?: ChildProcess; server?: ChildProcess; ns?: boolean; veth?: boolean; xdp?: boolean; stats?: { close(): void }; tmp?: string } = {};
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 function sh(cmd: string, ...args: string[]): string {
@@ -246,8 +248,7 @@ async function setup(): Promise<{ addr: string; xdpObj: string }> {
   let net = '';
   do net = `10.${randomInt(16, 255)}.${randomInt(0, 256)}`;
   while (used.includes(`${net}.`));
-  st.sysctl = sh('sysctl', '-n', 'kernel.bpf_stats_enabled').trim();
-  sh('sysctl', '-qw', 'kernel.bpf_stats_enabled=1');
+  st.stats = enableRunTimeStats();
   sh('ip', 'netns', 'add', ns);
   st.ns = true;
   sh('ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', peer, 'netns', ns);
@@ -281,7 +282,7 @@ function cleanup(): Promise<void> {
     if (st.xdp) await step('xdp off', () => sh('ip', 'link', 'set', 'dev', veth, 'xdp', 'off'));
     if (st.veth) await step('veth', () => sh('ip', 'link', 'del', veth));
     if (st.ns) await step('netns', () => sh('ip', 'netns', 'del', ns));
-    if (st.sysctl !== undefined) await step('sysctl', () => sh('sysctl', '-qw', `kernel.bpf_stats_enabled=${st.sysctl}`));
+    await step('bpf stats', () => st.stats?.close());
     if (st.tmp) await step('tmpdir', () => rmSync(st.tmp!, { recursive: true, force: true }));
   })());
 }
