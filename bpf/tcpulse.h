@@ -2,7 +2,7 @@
 /*
  * The contract between the BPF programs and the TypeScript agent. Every
  * struct here is decoded on the user side by src/bpf/layout.ts; a test
- * (test/layout.test.ts) compares that codec with the BTF the compiler emits
+ * (test/unit/layout.test.ts) compares that codec with the BTF the compiler emits
  * for these structs, so a change here that is not mirrored there fails.
  *
  * Rules: __u* fields only, explicit padding, no pointers, no bitfields.

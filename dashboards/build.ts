@@ -3,7 +3,7 @@
  *
  *   node --import tsx dashboards/build.ts
  *
- * test/dashboards.test.ts fails when a committed file differs from what
+ * test/unit/dashboards.test.ts fails when a committed file differs from what
  * this writes: edit dashboards/src/, never the output.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
  * which the chart's PrometheusRule renders with tpl: the same rules with
  * each alert's parameters (threshold, for, severity, ...) taken from
  * `prometheusRule.<key>` in the chart's values, whose defaults are the
- * ones here (test/alerts.test.ts renders the chart and compares), plus the
+ * ones here (test/chart/alerts.test.ts renders the chart and compares), plus the
  * chart's additionalAlertLabels. Each alert has a section in
  * docs/runbook.md, titled like the alert.
  *

@@ -1,6 +1,6 @@
 /**
  * The packet-path structs of bpf/tcpulse.h (packet.bpf.c), field for field.
- * test/layout.test.ts checks every offset and size against the BTF of the
+ * test/unit/layout.test.ts checks every offset and size against the BTF of the
  * compiled object.
  */
 import { array, readU64, struct, u16, u32, u64, u8, writeU64, type StructDef } from './codec.js';

@@ -1,6 +1,6 @@
 /**
  * The qlog records of bpf/qlog.h (both objects), field for field; checked
- * against BTF by test/layout.test.ts like the rest of layout.ts.
+ * against BTF by test/unit/layout.test.ts like the rest of layout.ts.
  */
 import { array, readU64, struct, u32, u64, u8 } from './codec.js';
 import { decodeFlowKey, FlowKey, type FlowKeyValue } from './layout-flow.js';

@@ -1,6 +1,6 @@
 /**
  * The socket structs of bpf/tcpulse.h (sock.bpf.c), field for field;
- * checked against BTF by test/layout.test.ts like the rest of layout.ts.
+ * checked against BTF by test/unit/layout.test.ts like the rest of layout.ts.
  */
 import { array, readU64, struct, u16, u32, u64, u8, writeU64 } from './codec.js';
 import { decodeTuple, HIST_BUCKETS } from './layout-flow.js';

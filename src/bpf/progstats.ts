@@ -9,7 +9,7 @@ import { BpfError } from '../errors.js';
 import { readU64 } from './codec.js';
 import { libbpf, libcFns } from './libbpf.js';
 
-/** Offsets in the kernel's uapi struct bpf_prog_info (stable ABI); test/progstats.test.ts checks them. */
+/** Offsets in the kernel's uapi struct bpf_prog_info (stable ABI); test/kernel/progstats.test.ts checks them. */
 export const PROG_INFO = { size: 232, id: 4, name: 64, runTimeNs: 192, runCnt: 200 } as const;
 
 const BPF_STATS_RUN_TIME = 0;

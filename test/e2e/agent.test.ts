@@ -7,13 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentProc } from './helpers/agent.js';
-import { run, sleep, start } from './helpers/exec.js';
-import { Lab } from './helpers/netns.js';
-import { one, parseProm, pick, type Sample } from './helpers/prom.js';
-import { ssPeerPort } from './helpers/ss.js';
-import { sendBytes, startSink } from './helpers/tcp.js';
-import { projectRoot } from '../src/paths.js';
+import { AgentProc } from '../helpers/agent.js';
+import { run, sleep, start } from '../helpers/exec.js';
+import { Lab } from '../helpers/netns.js';
+import { one, parseProm, pick, type Sample } from '../helpers/prom.js';
+import { ssPeerPort } from '../helpers/ss.js';
+import { sendBytes, startSink } from '../helpers/tcp.js';
+import { projectRoot } from '../../src/paths.js';
 
 const INTERVAL_MS = 300;
 

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentProc } from './helpers/agent.js';
-import { sleep } from './helpers/exec.js';
-import { MptcpLab } from './helpers/mptcp.js';
-import { one, pick, type Sample } from './helpers/prom.js';
+import { AgentProc } from '../helpers/agent.js';
+import { sleep } from '../helpers/exec.js';
+import { MptcpLab } from '../helpers/mptcp.js';
+import { one, pick, type Sample } from '../helpers/prom.js';
 
 describe('MPTCP subflows', () => {
   let lab: MptcpLab;

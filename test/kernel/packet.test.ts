@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Dir, FlowEventType, FlowFlag, Side } from '../src/bpf/layout.js';
-import { testRun } from '../src/bpf/testrun.js';
-import { bucketOf } from '../src/flows/histogram.js';
-import { ack, ALL_PROGS, conn, data, delta, garbageFrames, newPort, nowNs, PROG, sleepSince, TestBpf } from './helpers/bpfobj.js';
-import type { Opts, ProgName, Stats } from './helpers/bpfobj.js';
-import { tcpPacket, TH } from './helpers/packet.js';
+import { Dir, FlowEventType, FlowFlag, Side } from '../../src/bpf/layout.js';
+import { testRun } from '../../src/bpf/testrun.js';
+import { bucketOf } from '../../src/flows/histogram.js';
+import { ack, ALL_PROGS, conn, data, delta, garbageFrames, newPort, nowNs, PROG, sleepSince, TestBpf } from '../helpers/bpfobj.js';
+import type { Opts, ProgName, Stats } from '../helpers/bpfobj.js';
+import { tcpPacket, TH } from '../helpers/packet.js';
 
 const rtt = (b: TestBpf, c: { sport: number; dport: number }) => b.flow(c.sport, c.dport).stats.rtt;
 

@@ -1,8 +1,8 @@
 /** Pod index and labels: pure parts of the Kubernetes enrichment. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PodIndex, type PodObject } from '../src/k8s/pods.js';
-import { addressRange, Labeler } from '../src/k8s/labels.js';
+import { PodIndex, type PodObject } from '../../src/k8s/pods.js';
+import { addressRange, Labeler } from '../../src/k8s/labels.js';
 
 function v4(a: string): Buffer {
   return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a.split('.').map(Number)]);

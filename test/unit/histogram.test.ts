@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bucketLowerBound, bucketOf, bucketUpperBound, rttBoundsSeconds } from '../src/flows/histogram.js';
-import { HIST_BUCKETS } from '../src/bpf/layout.js';
+import { bucketLowerBound, bucketOf, bucketUpperBound, rttBoundsSeconds } from '../../src/flows/histogram.js';
+import { HIST_BUCKETS } from '../../src/bpf/layout.js';
 
 describe('log-linear histogram buckets', () => {
   it('gives 0..3 a bucket each, then 4 sub-buckets per power of two', () => {

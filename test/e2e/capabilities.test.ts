@@ -18,12 +18,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { projectRoot } from '../src/paths.js';
-import { AgentProc, type LabLike } from './helpers/agent.js';
-import { run, sleep } from './helpers/exec.js';
-import { Lab } from './helpers/netns.js';
-import { one, pick, type Sample } from './helpers/prom.js';
-import { sendBytes, startSink } from './helpers/tcp.js';
+import { projectRoot } from '../../src/paths.js';
+import { AgentProc, type LabLike } from '../helpers/agent.js';
+import { run, sleep } from '../helpers/exec.js';
+import { Lab } from '../helpers/netns.js';
+import { one, pick, type Sample } from '../helpers/prom.js';
+import { sendBytes, startSink } from '../helpers/tcp.js';
 
 /** What the chart adds (values.yaml securityContext.capabilities.add), in Kubernetes spelling. */
 const CAPABILITIES = ['BPF', 'PERFMON', 'NET_ADMIN'] as const;

@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlowFlag, type FlowKeyValue } from '../src/bpf/layout.js';
-import { addressToString } from '../src/flows/address.js';
-import { OVERFLOW, Rollup, serverPort } from '../src/flows/rollup.js';
-import { Labeler, PLAIN_LABELS } from '../src/k8s/labels.js';
-import { windowedMin, isClosed, minRttEpoch } from '../src/flows/flowtable.js';
+import { FlowFlag, type FlowKeyValue } from '../../src/bpf/layout.js';
+import { addressToString } from '../../src/flows/address.js';
+import { OVERFLOW, Rollup, serverPort } from '../../src/flows/rollup.js';
+import { Labeler, PLAIN_LABELS } from '../../src/k8s/labels.js';
+import { windowedMin, isClosed, minRttEpoch } from '../../src/flows/flowtable.js';
 
 function v4(a: string): Buffer {
   return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a.split('.').map(Number)]);

@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { decodeQlogFlow, decodeQlogRecord, Dir, encodeQlogAddr, QlogCfgFlag, QlogFlow, type QlogPacketValue } from '../src/bpf/layout.js';
-import { RingBuffer } from '../src/bpf/ringbuf.js';
-import { addressToString } from '../src/flows/address.js';
-import { ipBytes, parseCidr } from '../src/probes/qlog.js';
-import { decodeTcp, mptcpToken } from '../src/export/qlog-tcp.js';
-import { ALL_PROGS, conn, data, delta, garbageFrames, PROG, TestBpf } from './helpers/bpfobj.js';
-import { tcpPacket, TH } from './helpers/packet.js';
+import { decodeQlogFlow, decodeQlogRecord, Dir, encodeQlogAddr, QlogCfgFlag, QlogFlow, type QlogPacketValue } from '../../src/bpf/layout.js';
+import { RingBuffer } from '../../src/bpf/ringbuf.js';
+import { addressToString } from '../../src/flows/address.js';
+import { ipBytes, parseCidr } from '../../src/probes/qlog.js';
+import { decodeTcp, mptcpToken } from '../../src/export/qlog-tcp.js';
+import { ALL_PROGS, conn, data, delta, garbageFrames, PROG, TestBpf } from '../helpers/bpfobj.js';
+import { tcpPacket, TH } from '../helpers/packet.js';
 
 const ON = QlogCfgFlag.on;
 

@@ -23,7 +23,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { nanosToMillis, OtlpReceiver, type Transport } from './helpers/otlp.js';
+import { nanosToMillis, OtlpReceiver, type Transport } from '../helpers/otlp.js';
 
 const TRANSPORTS: Transport[] = ['http', 'grpc'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

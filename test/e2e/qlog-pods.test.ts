@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentProc } from './helpers/agent.js';
-import { sleep, type Running } from './helpers/exec.js';
-import { KubeApiServer, pod } from './helpers/kubeapi.js';
-import { NodeLab, type PodNet } from './helpers/node.js';
-import { one } from './helpers/prom.js';
-import { hasFlags, named, readQlogDir, type Qlog } from './helpers/qlog.js';
-import { sendBytes, startSink } from './helpers/tcp.js';
+import { AgentProc } from '../helpers/agent.js';
+import { sleep, type Running } from '../helpers/exec.js';
+import { KubeApiServer, pod } from '../helpers/kubeapi.js';
+import { NodeLab, type PodNet } from '../helpers/node.js';
+import { one } from '../helpers/prom.js';
+import { hasFlags, named, readQlogDir, type Qlog } from '../helpers/qlog.js';
+import { sendBytes, startSink } from '../helpers/tcp.js';
 
 describe('qlog: pods filter (Kubernetes)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tcpulse-qlog-pods-'));

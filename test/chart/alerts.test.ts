@@ -1,59 +1,24 @@
 /**
- * The alert rules (deploy/prometheus/tcpulse-rules.yaml, generated from
- * dashboards/src/alerts.ts): the committed file is what the generator
- * writes, promtool accepts it, promtool's unit tests
+ * The alert rules (deploy/prometheus/tcpulse-rules.yaml) with the tools that
+ * consume them: promtool accepts them, promtool's unit tests
  * (deploy/prometheus/tcpulse-rules.test.yaml) make each alert fire from
- * input series and keep it quiet on others, and every alert links to its
- * section of docs/runbook.md. test/dashboards.test.ts loads the same rules
- * into a real Prometheus scraping a real agent.
+ * input series and keep it quiet on others, and the chart renders them
+ * from its values. test/chart/dashboards.test.ts loads the same rules into
+ * a real Prometheus scraping a real agent.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { RUNBOOK_URL, groups, helmRulesYaml, rulesYaml } from '../dashboards/src/alerts.js';
-import { CHART, RULES_FILE } from '../dashboards/src/outputs.js';
-import { projectRoot } from '../src/paths.js';
-import { run } from './helpers/exec.js';
-import { helmTemplate } from './helpers/helm.js';
+import { projectRoot } from '../../src/paths.js';
+import { run } from '../helpers/exec.js';
+import { helmTemplate } from '../helpers/helm.js';
+import { REQUIRED_ALERTS as REQUIRED, RULES, type Rule } from '../helpers/rules.js';
 
-const RULES = join(projectRoot, RULES_FILE);
 const TESTS = join(projectRoot, 'deploy/prometheus/tcpulse-rules.test.yaml');
-const RUNBOOK = join(projectRoot, 'docs/runbook.md');
-
-interface Rule {
-  alert: string;
-  expr: string;
-  for?: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-}
-const loadRules = () => (YAML.parse(readFileSync(RULES, 'utf8')) as { groups: { name: string; rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
-
-const REQUIRED = [
-  'TcpulseMinRttHigh', 'TcpulseRetransmitRatioHigh', 'TcpulseMptcpSubflowFallback', 'TcpulseAgentDown',
-  'TcpulseAgentBlind', 'TcpulseEventsLost', 'TcpulseSeriesOverflow', 'TcpulseFlowTableEvicting',
-];
 
 describe('alert rules', () => {
-  it('the committed rule files (plain and the chart\'s) are byte-identical to a fresh generation', () => {
-    const hint = 'differs from dashboards/src/alerts.ts: run node --import tsx dashboards/build.ts';
-    assert.equal(readFileSync(RULES, 'utf8'), rulesYaml(), `${RULES_FILE} ${hint}`);
-    assert.equal(readFileSync(join(projectRoot, CHART, 'files/prometheus-rules.yaml'), 'utf8'), helmRulesYaml(), `the chart's rules ${hint}`);
-  });
-
-  it('has every alert, each with a severity, summary, description and runbook link', () => {
-    const rules = loadRules();
-    assert.deepEqual(rules.map((r) => r.alert), REQUIRED);
-    assert.deepEqual(groups.flatMap((g) => g.rules.map((r) => r.alert)), REQUIRED);
-    for (const r of rules) {
-      assert.match(r.labels.severity ?? '', /^(critical|warning)$/, r.alert);
-      assert.ok(r.annotations.summary && r.annotations.description, r.alert);
-      assert.equal(r.annotations.runbook_url, `${RUNBOOK_URL}#${r.alert.toLowerCase()}`);
-    }
-  });
-
   it('promtool check rules passes', async () => {
     const r = await run('promtool', ['check', 'rules', RULES], { allowFail: true });
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -72,17 +37,6 @@ describe('alert rules', () => {
     const r = await run('promtool', ['test', 'rules', TESTS], { allowFail: true });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /SUCCESS/);
-  });
-
-  it('docs/runbook.md has a section per alert: meaning, likely causes, what to check, what to do', () => {
-    const md = readFileSync(RUNBOOK, 'utf8');
-    const sections = md.split(/^## /m).slice(1);
-    assert.deepEqual(sections.map((s) => s.split('\n')[0]), REQUIRED, 'one "## <alert>" heading per alert, in order');
-    for (const s of sections) {
-      for (const part of ['**Meaning.**', '**Likely causes.**', '**What to check.**', '**What to do.**']) {
-        assert.ok(s.includes(part), `${s.split('\n')[0]}: ${part}`);
-      }
-    }
   });
 
   it('the Helm chart\'s PrometheusRule renders exactly the rule file with its default values', async () => {

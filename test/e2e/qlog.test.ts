@@ -7,19 +7,19 @@
  * the socket metrics, the subflows. Limits: a connection outside the
  * filter gets no file, maxConnections is held, and maxEventsPerConnection
  * ends a file with its truncation record. Kernel side: BPF_PROG_TEST_RUN
- * on crafted packets (test/qlog-kernel.test.ts).
+ * on crafted packets (test/kernel/qlog.test.ts).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentProc } from './helpers/agent.js';
-import { sleep, type Running } from './helpers/exec.js';
-import { MptcpLab } from './helpers/mptcp.js';
-import { Lab } from './helpers/netns.js';
-import { hasFlags, named, readQlogDir, type Json, type Qlog } from './helpers/qlog.js';
-import { sendBytes, startSink } from './helpers/tcp.js';
+import { AgentProc } from '../helpers/agent.js';
+import { sleep, type Running } from '../helpers/exec.js';
+import { MptcpLab } from '../helpers/mptcp.js';
+import { Lab } from '../helpers/netns.js';
+import { hasFlags, named, readQlogDir, type Json, type Qlog } from '../helpers/qlog.js';
+import { sendBytes, startSink } from '../helpers/tcp.js';
 
 const sum = (es: Json[], f: (e: Json) => number) => es.reduce((a, e) => a + f(e), 0);
 const payload = (es: Json[]) => sum(es, (e) => e.data.raw.payload_length);

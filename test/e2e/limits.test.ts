@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentProc } from './helpers/agent.js';
-import { sleep, type Running } from './helpers/exec.js';
-import { Lab } from './helpers/netns.js';
-import { one, pick, type Sample } from './helpers/prom.js';
-import { burst, startSink } from './helpers/tcp.js';
+import { AgentProc } from '../helpers/agent.js';
+import { sleep, type Running } from '../helpers/exec.js';
+import { Lab } from '../helpers/netns.js';
+import { one, pick, type Sample } from '../helpers/prom.js';
+import { burst, startSink } from '../helpers/tcp.js';
 
 const PORTS = [6001, 6002, 6003, 6004];
 const CONNECTIONS = 240;

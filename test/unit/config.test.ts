@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaults, parseDuration, parseListen } from '../src/config.js';
-import { parseCli } from '../src/flags.js';
-import { ConfigError } from '../src/errors.js';
-import { globToRegExp, matchInterfaces } from '../src/net/interfaces.js';
+import { defaults, parseDuration, parseListen } from '../../src/config.js';
+import { parseCli } from '../../src/flags.js';
+import { ConfigError } from '../../src/errors.js';
+import { globToRegExp, matchInterfaces } from '../../src/net/interfaces.js';
 
 function run(argv: string[]) {
   const r = parseCli(argv);

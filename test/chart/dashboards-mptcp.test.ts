@@ -10,12 +10,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { projectRoot } from '../src/paths.js';
-import { AGENT_PORT, AgentProc } from './helpers/agent.js';
-import { sleep } from './helpers/exec.js';
-import { describeEmpty, emptyPanels, expand, loadDashboards, panelQueries, resolveVariables } from './helpers/grafana.js';
-import { MptcpLab, type MptcpClient } from './helpers/mptcp.js';
-import { PrometheusProc } from './helpers/prometheus.js';
+import { projectRoot } from '../../src/paths.js';
+import { AGENT_PORT, AgentProc } from '../helpers/agent.js';
+import { sleep } from '../helpers/exec.js';
+import { describeEmpty, emptyPanels, expand, loadDashboards, panelQueries, resolveVariables } from '../helpers/grafana.js';
+import { MptcpLab, type MptcpClient } from '../helpers/mptcp.js';
+import { PrometheusProc } from '../helpers/prometheus.js';
 
 describe('dashboards without Kubernetes: two-subflow MPTCP through a real Prometheus', () => {
   let lab: MptcpLab;

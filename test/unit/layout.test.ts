@@ -13,10 +13,10 @@ import {
   FlowEvent, FlowKey, FlowStats, RttStats, TcpulseCfg, TsState, HIST_BUCKETS, Stat,
   SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockEvent, SockCfg, SockStat,
   QlogAddr, QlogPacket, QlogFlow, QlogSockRec, QlogSock, QLOG_TCP_MAX, QlogCfgFlag, QlogRecType,
-} from '../src/bpf/layout.js';
-import type { StructDef } from '../src/bpf/codec.js';
-import { btfStructs, type BtfStruct } from './helpers/btf.js';
-import { projectRoot } from '../src/paths.js';
+} from '../../src/bpf/layout.js';
+import type { StructDef } from '../../src/bpf/codec.js';
+import { btfStructs, type BtfStruct } from '../helpers/btf.js';
+import { projectRoot } from '../../src/paths.js';
 
 const bpfDir = join(projectRoot, 'bpf');
 const tmp = mkdtempSync(join(tmpdir(), 'tcpulse-layout-'));

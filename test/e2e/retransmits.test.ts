@@ -6,13 +6,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentProc } from './helpers/agent.js';
-import { attachDropper, retransSegs, type Dropper } from './helpers/drop.js';
-import { sleep, type Running } from './helpers/exec.js';
-import { Lab } from './helpers/netns.js';
-import { one } from './helpers/prom.js';
-import { ssPeerPort } from './helpers/ss.js';
-import { sendBytes, startSink } from './helpers/tcp.js';
+import { AgentProc } from '../helpers/agent.js';
+import { attachDropper, retransSegs, type Dropper } from '../helpers/drop.js';
+import { sleep, type Running } from '../helpers/exec.js';
+import { Lab } from '../helpers/netns.js';
+import { one } from '../helpers/prom.js';
+import { ssPeerPort } from '../helpers/ss.js';
+import { sendBytes, startSink } from '../helpers/tcp.js';
 
 describe('retransmits under injected loss', () => {
   let lab: Lab;

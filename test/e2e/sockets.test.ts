@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentProc } from './helpers/agent.js';
-import { sleep, start, type Running } from './helpers/exec.js';
-import { Lab } from './helpers/netns.js';
-import { one, pick, type Sample } from './helpers/prom.js';
-import { ssPeerPort } from './helpers/ss.js';
-import { burst, sendBytes, startSink } from './helpers/tcp.js';
+import { AgentProc } from '../helpers/agent.js';
+import { sleep, start, type Running } from '../helpers/exec.js';
+import { Lab } from '../helpers/netns.js';
+import { one, pick, type Sample } from '../helpers/prom.js';
+import { ssPeerPort } from '../helpers/ss.js';
+import { burst, sendBytes, startSink } from '../helpers/tcp.js';
 
 /** The bucket holding quantile q of a Prometheus histogram series, as [lower, upper] (le units). */
 function quantileRange(buckets: Sample[], q: number): [number, number] {

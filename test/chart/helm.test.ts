@@ -27,10 +27,10 @@ import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import YAML from 'yaml';
-import { projectRoot } from '../src/paths.js';
-import { applyRaw, defaults } from '../src/config.js';
-import { parseCli } from '../src/flags.js';
-import { run } from './helpers/exec.js';
+import { projectRoot } from '../../src/paths.js';
+import { applyRaw, defaults } from '../../src/config.js';
+import { parseCli } from '../../src/flags.js';
+import { run } from '../helpers/exec.js';
 
 const CHART = join(projectRoot, 'deploy/helm/tcpulse');
 const TOOLS = join(projectRoot, '.tools');
@@ -519,7 +519,7 @@ describe('helm chart', () => {
     assert.equal(sc.readOnlyRootFilesystem, true);
     assert.equal(sc.runAsUser, 0);
     assert.deepEqual(sc.capabilities.drop, ['ALL']);
-    // the set test/capabilities.test.ts proves (it compares its constant with values.yaml)
+    // the set test/e2e/capabilities.test.ts proves (it compares its constant with values.yaml)
     assert.deepEqual(sc.capabilities.add, values.securityContext.capabilities.add);
     assert.deepEqual([...sc.capabilities.add].sort(), ['BPF', 'NET_ADMIN', 'PERFMON']);
 

@@ -18,8 +18,8 @@ import {
   pod,
   replicaSet,
   waitFor,
-} from './helpers/kubeapi.js';
-import type { KubeObject } from './helpers/kubeapi.js';
+} from '../helpers/kubeapi.js';
+import type { KubeObject } from '../helpers/kubeapi.js';
 
 interface Ev {
   type: string;

@@ -7,12 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { attachDropper, DROP_PROG, retransSegs, type Dropper } from './helpers/drop.js';
-import { run, sleep } from './helpers/exec.js';
-import { MptcpLab, type MptcpConnection } from './helpers/mptcp.js';
-import { Lab } from './helpers/netns.js';
-import { ssPeerPort } from './helpers/ss.js';
-import { sendBytes, startSink } from './helpers/tcp.js';
+import { attachDropper, DROP_PROG, retransSegs, type Dropper } from '../helpers/drop.js';
+import { run, sleep } from '../helpers/exec.js';
+import { MptcpLab, type MptcpConnection } from '../helpers/mptcp.js';
+import { Lab } from '../helpers/netns.js';
+import { ssPeerPort } from '../helpers/ss.js';
+import { sendBytes, startSink } from '../helpers/tcp.js';
 
 /** Sends n bytes from A to B and waits until all of them are acknowledged. */
 async function transfer(lab: Lab, port: number, n: number): Promise<void> {

@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentProc } from './helpers/agent.js';
-import { sleep, type Running } from './helpers/exec.js';
-import { Lab } from './helpers/netns.js';
-import { OtlpReceiver } from './helpers/otlp.js';
-import { one, pick } from './helpers/prom.js';
-import { sendBytes, startSink } from './helpers/tcp.js';
+import { AgentProc } from '../helpers/agent.js';
+import { sleep, type Running } from '../helpers/exec.js';
+import { Lab } from '../helpers/netns.js';
+import { OtlpReceiver } from '../helpers/otlp.js';
+import { one, pick } from '../helpers/prom.js';
+import { sendBytes, startSink } from '../helpers/tcp.js';
 
 for (const transport of ['http', 'grpc'] as const) {
   describe(`OTLP over ${transport}`, () => {
