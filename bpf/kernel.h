@@ -74,6 +74,7 @@ struct tcp_sock {
 	__u64 bytes_sent;
 	__u64 bytes_acked;
 	__u64 bytes_received;
+	__u64 bytes_retrans; /* since 4.19 */
 	__u32 segs_in;
 	__u32 segs_out;
 	struct minmax rtt_min;

@@ -174,6 +174,7 @@ static __always_inline void read_counters(struct tcp_sock *tp, struct sock_summa
 	s->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
 	s->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
 	s->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	s->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
 	s->segs_out = BPF_CORE_READ(tp, segs_out);
 	s->segs_in = BPF_CORE_READ(tp, segs_in);
 	s->retrans = BPF_CORE_READ(tp, total_retrans);

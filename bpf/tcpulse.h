@@ -181,6 +181,7 @@ struct sock_summary {
 	__u64 bytes_sent;     /* payload, retransmissions included (tcp_sock.bytes_sent) */
 	__u64 bytes_acked;
 	__u64 bytes_received;
+	__u64 bytes_retrans;  /* payload sent again (tcp_sock.bytes_retrans) */
 	__u64 srtt_sum_us;
 	__u64 cwnd_sum;       /* sum of the cwnd samples (as many as srtt_count) */
 	__u32 segs_out;

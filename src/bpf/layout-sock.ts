@@ -33,6 +33,7 @@ export const SockSummary = struct('sock_summary', {
   bytes_sent: u64,
   bytes_acked: u64,
   bytes_received: u64,
+  bytes_retrans: u64,
   srtt_sum_us: u64,
   cwnd_sum: u64,
   segs_out: u32,
@@ -108,6 +109,7 @@ export interface SockSummaryValue {
   bytesSent: number;
   bytesAcked: number;
   bytesReceived: number;
+  bytesRetrans: number;
   srttSumUs: number;
   cwndSum: number;
   segsOut: number;
@@ -141,6 +143,7 @@ export function decodeSockSummary(buf: Buffer, off = 0): SockSummaryValue {
     bytesSent: u64v('bytes_sent'),
     bytesAcked: u64v('bytes_acked'),
     bytesReceived: u64v('bytes_received'),
+    bytesRetrans: u64v('bytes_retrans'),
     srttSumUs: u64v('srtt_sum_us'),
     cwndSum: u64v('cwnd_sum'),
     segsOut: u32('segs_out'),

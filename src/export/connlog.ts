@@ -40,6 +40,7 @@ export function connectionRecord(ev: SockEventValue, groups: readonly ConnLogGro
       bytes_sent: s.bytesSent,
       bytes_acked: s.bytesAcked,
       bytes_received: s.bytesReceived,
+      bytes_retrans: s.bytesRetrans,
       segs_out: s.segsOut,
       segs_in: s.segsIn,
       retransmits: s.retrans,

@@ -1,18 +1,20 @@
 /**
  * End to end, all real: two network namespaces joined by a veth pair, the
  * agent attached in namespace A, real TCP between A and B, real scrapes of
- * /metrics compared with the kernel's own socket counters (ss -ti).
+ * /metrics compared with a capture of the same interface and with the
+ * kernel's own socket counters (ss -ti).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentProc } from '../helpers/agent.js';
-import { run, sleep, start } from '../helpers/exec.js';
+import { run, sleep, start, until } from '../helpers/exec.js';
 import { Lab } from '../helpers/netns.js';
 import { one, parseProm, pick, type Sample } from '../helpers/prom.js';
 import { ssPeerPort } from '../helpers/ss.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
+import { connection, totals, Wire, type WirePacket } from '../helpers/wire.js';
 import { projectRoot } from '../../src/paths.js';
 
 const INTERVAL_MS = 300;
@@ -110,32 +112,40 @@ for (const hook of ['tc', 'xdp'] as const) {
       assert.ok(one(m, 'tcpulse_bytes_total', { server_port: '5201', direction: 'egress' }) > received, 'L3 bytes exceed payload');
     });
 
-    it('counts packets and bytes exactly as the kernel sent and received them', async () => {
+    it('counts packets and bytes exactly as they crossed the wire, and as the kernel sent and received them', async () => {
       const port = 5301;
       const n = 3_000_000;
+      const wire = await Wire.start(lab, lab.nsA, lab.vethA, port);
+      cleanups.push(() => wire.stop());
       const sink = await startSink(lab, lab.nsB, port);
       cleanups.push(() => sink.stop('SIGKILL'));
       const sender = await sendBytes(lab, lab.nsA, lab.ipB, port, n);
       cleanups.push(() => sender.stop('SIGKILL'));
-      // let the last ACKs land, then compare a quiet connection
-      let sock;
-      for (let i = 0; i < 50; i++) {
-        await sleep(100);
-        [sock] = await ssPeerPort(lab, lab.nsA, port);
-        if (sock && sock.bytesAcked >= n + 1) break;
-      }
-      assert.ok(sock, 'connection in ss');
-      assert.equal(sock.bytesSent, n);
-      assert.equal(sock.retrans, 0);
-      await sleep(INTERVAL_MS * 3);
-      const m = await agent.scrape();
+      await until('all bytes acknowledged', async () => ((await ssPeerPort(lab, lab.nsA, port))[0]?.bytesAcked ?? 0) >= n + 1);
+
+      // the same moment on three sides: the agent, the capture, the socket
       const labels = { server_port: String(port), local_address: lab.ipA, peer_address: lab.ipB };
-      assert.equal(one(m, 'tcpulse_packets_total', { ...labels, direction: 'egress' }), sock.segsOut, 'egress packets = segs_out');
-      assert.equal(one(m, 'tcpulse_packets_total', { ...labels, direction: 'ingress' }), sock.segsIn, 'ingress packets = segs_in');
-      // L3 bytes: payload + 20 IPv4 + 32 TCP (timestamps) per packet, + 8 more option bytes on SYN / SYN-ACK
-      assert.equal(one(m, 'tcpulse_bytes_total', { ...labels, direction: 'egress' }), sock.bytesSent + 52 * sock.segsOut + 8);
-      assert.equal(one(m, 'tcpulse_bytes_total', { ...labels, direction: 'ingress' }), sock.bytesReceived + 52 * sock.segsIn + 8);
-      assert.equal(one(m, 'tcpulse_flows_active', labels), 1);
+      const fromAgent = async () => {
+        const m = await agent.scrape();
+        const get = (name: string, direction: string) => one(m, name, { ...labels, direction });
+        return {
+          egress: { packets: get('tcpulse_packets_total', 'egress'), bytes: get('tcpulse_bytes_total', 'egress') },
+          ingress: { packets: get('tcpulse_packets_total', 'ingress'), bytes: get('tcpulse_bytes_total', 'ingress') },
+        };
+      };
+      const fromWire = (pkts: WirePacket[]) => {
+        const c = connection(pkts, lab.ipA, lab.ipB, port);
+        return { egress: totals(c.egress), ingress: totals(c.ingress) };
+      };
+      const seen = await wire.agree(fromAgent, fromWire, INTERVAL_MS * 3);
+      assert.deepEqual(seen.agent, seen.wire, 'packets (segments) and L3 bytes each way: agent vs capture of the interface');
+      const [sock] = await ssPeerPort(lab, lab.nsA, port);
+      assert.ok(sock, 'connection in ss');
+      assert.equal(sock.bytesSent - sock.bytesRetrans, n, 'every byte sent once, whatever was sent again');
+      assert.equal(seen.agent.egress.packets, sock.segsOut, 'egress packets = segs_out');
+      assert.equal(seen.agent.ingress.packets, sock.segsIn, 'ingress packets = segs_in');
+      assert.equal(one(await agent.scrape(), 'tcpulse_flows_active', labels), 1);
+      await wire.stop();
     });
 
     it('reports itself: probes, links, flow table, no overflow; promtool accepts the scrape', async () => {

@@ -46,7 +46,7 @@ const FIXTURE = join(projectRoot, 'test/fixtures/drop.bpf.c');
 export type NsExec = Pick<Lab, 'exec'>;
 
 /** Slots of drop_stats, in the order of enum drop_stat. */
-const SLOTS = ['tcp', 'eligible', 'dropped', 'eligibleSegs', 'droppedSegs', 'notTcp'] as const;
+const SLOTS = ['tcp', 'eligible', 'dropped', 'eligibleSegs', 'droppedSegs', 'notTcp', 'droppedBytes'] as const;
 export type DropCounters = Record<(typeof SLOTS)[number], number>;
 
 /** The const volatile globals, which are the whole .rodata of the fixture. */

@@ -12,6 +12,9 @@ export interface SockInfo {
   bytesSent: number;
   bytesReceived: number;
   bytesAcked: number;
+  /** Payload bytes sent again (tcpi_bytes_retrans). */
+  bytesRetrans: number;
+  /** Segments retransmitted over the connection's life (tcpi_total_retrans). */
   retrans: number;
 }
 
@@ -43,6 +46,7 @@ export function parseSs(text: string): SockInfo[] {
       bytesSent: num(info, 'bytes_sent') ?? 0,
       bytesReceived: num(info, 'bytes_received') ?? 0,
       bytesAcked: num(info, 'bytes_acked') ?? 0,
+      bytesRetrans: num(info, 'bytes_retrans') ?? 0,
       retrans: Number(/\sretrans:\d+\/(\d+)/.exec(info)?.[1] ?? 0),
     });
   }

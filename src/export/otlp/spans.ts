@@ -60,6 +60,7 @@ export function connectionAttributes(ev: SockEventValue, labels: Labels): Attrib
     'tcp.bytes_sent': s.bytesSent,
     'tcp.bytes_acked': s.bytesAcked,
     'tcp.bytes_received': s.bytesReceived,
+    'tcp.bytes_retrans': s.bytesRetrans,
     'tcp.segs_out': s.segsOut,
     'tcp.segs_in': s.segsIn,
     'tcp.retransmits': s.retrans,
