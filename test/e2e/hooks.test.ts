@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProc } from '../helpers/agent.js';
 import { Lab } from '../helpers/netns.js';
-import { one } from '../helpers/prom.js';
+import { one, pick } from '../helpers/prom.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
 import { sleep, type Running } from '../helpers/exec.js';
 
@@ -48,9 +48,8 @@ describe('hook fallback on this kernel', () => {
       const sender = await sendBytes(lab, lab.nsA, lab.ipB, 5501, 1_000_000);
       await sleep(200);
       await sender.stop('SIGTERM');
-      await sleep(800);
-      const m = await agent.scrape();
       const labels = { local_address: lab.ipA, peer_address: lab.ipB, server_port: '5501' };
+      const m = await agent.scrapeUntil('the close counted', (s) => pick(s, 'tcpulse_connections_closed_total', labels).length > 0);
       assert.equal(one(m, 'tcpulse_connections_opened_total', labels), 1);
       assert.equal(one(m, 'tcpulse_connections_closed_total', { ...labels, reason: 'fin' }), 1);
       assert.ok(one(m, 'tcpulse_srtt_seconds_count', labels) > 0);

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProc } from '../helpers/agent.js';
-import { sleep } from '../helpers/exec.js';
+import { until } from '../helpers/exec.js';
 import { MptcpLab } from '../helpers/mptcp.js';
 import { one, pick, type Sample } from '../helpers/prom.js';
 
@@ -40,12 +40,17 @@ describe('MPTCP subflows', () => {
     await lab.connect(port, 4_000_000, {
       holdMs: 100,
       during: async () => {
-        await sleep(600); // two rounds
-        live = await agent.scrape();
+        await until('both subflows open on both sides', async () => {
+          live = await agent.scrape();
+          return [client, server].every((l) => pick(live, 'tcpulse_mptcp_subflows_open', l)[0]?.value === 2);
+        });
       },
     });
-    await sleep(800);
-    const m = await agent.scrape();
+    let m: Sample[] = [];
+    await until('the connection closed on both sides', async () => {
+      m = await agent.scrape();
+      return [client, server].every((l) => pick(m, 'tcpulse_mptcp_subflow_events_total', { ...l, event: 'closed' })[0]?.value === 2);
+    });
 
     // while open: one connection with two open subflows, on each side
     for (const labels of [client, server]) {

@@ -9,10 +9,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProc } from '../helpers/agent.js';
-import { sleep, start, type Running } from '../helpers/exec.js';
+import { sleep, start, until, type Running } from '../helpers/exec.js';
 import { Lab } from '../helpers/netns.js';
 import { one, pick, type Sample } from '../helpers/prom.js';
-import { ssPeerPort } from '../helpers/ss.js';
+import { listening, ssPeerPort } from '../helpers/ss.js';
 import { burst, sendBytes, startSink } from '../helpers/tcp.js';
 
 /** The bucket holding quantile q of a Prometheus histogram series, as [lower, upper] (le units). */
@@ -64,7 +64,7 @@ describe('socket signals', () => {
     const labels = { local_address: lab.ipA, peer_address: lab.ipB, server_port: String(port) };
     const [scmd, sargs] = lab.argv(lab.nsB, 'iperf3', ['-s', '-p', String(port), '-1']);
     procs.push(start(scmd, sargs));
-    await sleep(300);
+    await listening(lab, lab.nsB, port);
     // paced below the link rate: no queue builds up, so srtt is steady enough to compare means
     const [ccmd, cargs] = lab.argv(lab.nsA, 'iperf3', ['-c', lab.ipB, '-p', String(port), '-t', '4', '-b', '300M']);
     const client = start(ccmd, cargs);
@@ -84,8 +84,14 @@ describe('socket signals', () => {
       await sleep(40);
     }
     assert.ok(ssSrttUs.length >= 20, `ss samples: ${ssSrttUs.length}`);
-    await sleep(1000);
-    const m2 = await agent.scrape();
+    // the agent has read the socket's last samples once two reads agree
+    let prev = -1;
+    const m2 = await agent.scrapeUntil('the last srtt samples read', (m) => {
+      const count = one(m, 'tcpulse_srtt_seconds_count', labels);
+      const same = count === prev;
+      prev = count;
+      return same;
+    });
     const delta = (name: string) => one(m2, name, labels) - one(m1, name, labels);
     const srttMeanUs = (delta('tcpulse_srtt_seconds_sum') / delta('tcpulse_srtt_seconds_count')) * 1e6;
     const cwndMean = delta('tcpulse_cwnd_segments_sum') / delta('tcpulse_cwnd_segments_count');
@@ -112,7 +118,7 @@ describe('socket signals', () => {
     const [ss] = await ssPeerPort(lab, lab.nsA, port);
     assert.ok(ss, 'connection in ss');
     await sender.stop('SIGTERM'); // closes the socket: FIN
-    await sleep(1000);
+    await until('both completion records', async () => records().filter((r) => r.server_port === port).length >= 2);
     const mine = records().filter((r) => r.server_port === port);
     assert.equal(mine.length, 2, JSON.stringify(mine));
     const client = mine.find((r) => r.role === 'client')!;
@@ -134,8 +140,8 @@ describe('socket signals', () => {
       assert.ok(typeof client[k] === 'number', `${k} in the record`);
     }
     assert.ok((client.srtt_min_ms as number) <= (client.srtt_avg_ms as number) && (client.srtt_avg_ms as number) <= (client.srtt_max_ms as number));
-    const m = await agent.scrape();
     const labels = { local_address: lab.ipA, peer_address: lab.ipB, server_port: String(port) };
+    const m = await agent.scrapeUntil('the close counted', (s) => pick(s, 'tcpulse_connections_closed_total', labels).length > 0);
     assert.equal(one(m, 'tcpulse_connections_opened_total', labels), 1);
     assert.equal(one(m, 'tcpulse_connections_closed_total', { ...labels, reason: 'fin' }), 1);
   });
@@ -147,7 +153,9 @@ describe('socket signals', () => {
     const resetPort = 5405;
     procs.push(await startSink(lab, lab.nsB, resetPort));
     procs.push(await burst(lab, lab.nsA, lab.ipB, 20, [resetPort], { bytes: 100, reset: true }));
-    await sleep(1500);
+    const expected = (r: Record<string, unknown>) => [...ports, resetPort].includes(r.server_port as number);
+    await until('2040 completion records', async () => records().filter(expected).length >= 2040, 20_000);
+    await sleep(500); // and no more than those
     const recs = records();
     const clients = recs.filter((r) => ports.includes(r.server_port as number) && r.role === 'client');
     const servers = recs.filter((r) => ports.includes(r.server_port as number) && r.role === 'server');
@@ -159,10 +167,9 @@ describe('socket signals', () => {
     const reset = recs.filter((r) => r.server_port === resetPort && r.role === 'client');
     assert.equal(reset.length, 20);
     for (const r of reset) assert.equal(r.close_reason, 'rst');
-    const m = await agent.scrape();
-    let opened = 0;
-    for (const port of ports) opened += one(m, 'tcpulse_connections_opened_total', { local_address: lab.ipA, peer_address: lab.ipB, server_port: String(port) });
-    assert.equal(opened, 1000);
+    const openedIn = (m: Sample[]) => ports.reduce((a, port) => a + (pick(m, 'tcpulse_connections_opened_total', { local_address: lab.ipA, peer_address: lab.ipB, server_port: String(port) })[0]?.value ?? 0), 0);
+    const m = await agent.scrapeUntil('1000 connections opened', (s) => openedIn(s) >= 1000);
+    assert.equal(openedIn(m), 1000);
     assert.equal(one(m, 'tcpulse_connections_closed_total', { local_address: lab.ipA, server_port: String(resetPort), reason: 'rst' }), 20);
     assert.equal(one(m, 'tcpulse_events_lost_total'), 0);
     assert.ok(one(m, 'tcpulse_connection_log_records_total') >= 2040);

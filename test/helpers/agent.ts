@@ -42,6 +42,22 @@ export class AgentProc {
     return parseProm(await this.fetch('/metrics'));
   }
 
+  /**
+   * Scrapes until done(samples) holds and returns those samples: the agent
+   * reads the kernel once per interval, later on a busy machine, so a test
+   * waits for what it expects rather than for a fixed time. Throws with
+   * what after ms.
+   */
+  async scrapeUntil(what: string, done: (m: Sample[]) => boolean, ms = 10_000): Promise<Sample[]> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = await this.scrape();
+      if (done(m)) return m;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(100);
+    }
+  }
+
   stop(signal: NodeJS.Signals = 'SIGTERM') {
     return this.proc.stop(signal);
   }

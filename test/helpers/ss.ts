@@ -58,3 +58,12 @@ export async function ssPeerPort(lab: Lab, ns: string, port: number): Promise<So
   const r = await lab.exec(ns, 'ss', ['-tinH', 'state', 'established', `( dport = :${port} )`]);
   return parseSs(r.stdout);
 }
+
+/** Resolves once something in ns listens on TCP port (a server started in the background is ready). */
+export async function listening(lab: Pick<Lab, 'exec'>, ns: string, port: number, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await lab.exec(ns, 'ss', ['-tlnH', `( sport = :${port} )`])).stdout.trim()) {
+    if (Date.now() > deadline) throw new Error(`nothing listens on :${port} in ${ns}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
