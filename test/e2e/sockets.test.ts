@@ -153,7 +153,7 @@ describe('socket signals', () => {
     const servers = recs.filter((r) => ports.includes(r.server_port as number) && r.role === 'server');
     assert.equal(clients.length, 1000);
     assert.equal(servers.length, 1000);
-    assert.equal(new Set(clients.map((r) => `${r.local_port}>${r.peer_port}`)).size, 1000, 'one record per connection');
+    assert.equal(new Set(clients.map((r) => `${String(r.local_port)}>${String(r.peer_port)}`)).size, 1000, 'one record per connection');
     for (const r of clients) assert.equal(r.bytes_sent, 100);
     for (const r of servers) assert.ok((r.bytes_received as number) >= 100 && (r.bytes_received as number) <= 101);
     const reset = recs.filter((r) => r.server_port === resetPort && r.role === 'client');
