@@ -259,7 +259,8 @@ static __always_inline void rtt_match(struct ts_state *st, struct rtt_stats *r, 
 		if (__sync_val_compare_and_swap(&st->pending_ns, sent, 0) != sent)
 			return;
 		if (now - sent >= cfg.ts_timeout_ns) {
-			stat_inc(STAT_TS_EXPIRED); /* too late to trust: the echo may be for another packet */
+			/* too late to trust: the echo may be for another packet */
+			stat_inc(STAT_TS_EXPIRED);
 			return;
 		}
 		stat_inc(STAT_RTT_SAMPLES);
