@@ -65,7 +65,10 @@ function exited(c: ChildProcess, ms: number): Promise<boolean> {
 async function stop(c: ChildProcess | undefined, ms: number): Promise<void> {
   if (!c || c.exitCode !== null || c.signalCode !== null) return;
   c.kill('SIGTERM');
-  if (!(await exited(c, ms))) (c.kill('SIGKILL'), await exited(c, 2000));
+  if (!(await exited(c, ms))) {
+    c.kill('SIGKILL');
+    await exited(c, 2000);
+  }
 }
 
 // ---- measurements ---------------------------------------------------------
@@ -93,7 +96,9 @@ function heldProgIds(pid: number): Set<number> {
     try {
       const m = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
       if (m) ids.add(Number(m[1]));
-    } catch {} // fd closed meanwhile
+    } catch {
+      // fd closed meanwhile
+    }
   }
   return ids;
 }
@@ -115,13 +120,13 @@ async function iperf(addr: string): Promise<number> {
   const args = ['-c', addr, '-t', String(seconds), '-J', ...(opt.reverse ? ['-R'] : [])];
   const c = (st.client = spawn('iperf3', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
-  c.stdout!.on('data', (d: Buffer) => (out += d));
-  c.stderr!.on('data', (d: Buffer) => (out += d));
+  c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  c.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   if (!(await exited(c, (seconds + 30) * 1000))) throw new Error('iperf3 client did not finish');
   st.client = undefined;
   let j: { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
   try {
-    j = JSON.parse(out);
+    j = JSON.parse(out) as typeof j;
   } catch {
     throw new Error(`iperf3 client: ${out.trim().slice(0, 500)}`);
   }
@@ -145,7 +150,7 @@ async function startAgent(extra: readonly string[]): Promise<{ pid: number; port
   const args = ['--import', 'tsx', 'src/cli.ts', '--interface', veth, '--listen', `127.0.0.1:${port}`, '--interval', `${intervalMs}ms`, ...extra];
   const c = (st.agent = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
   let tail = '';
-  const keep = (d: Buffer) => (tail = (tail + d).slice(-2000));
+  const keep = (d: Buffer) => (tail = (tail + d.toString()).slice(-2000));
   c.stdout!.on('data', keep);
   c.stderr!.on('data', keep);
   for (const t0 = Date.now(); Date.now() - t0 < 30_000; await sleep(100)) {
@@ -185,7 +190,9 @@ function othersTicks(): number {
       const f = readFileSync(`/proc/${d}/stat`, 'utf8');
       const r = f.slice(f.lastIndexOf(')') + 2).split(' '); // r[k - 3] is field k
       if (!(Number(r[9 - 3]) & 0x200000)) t += Number(r[14 - 3]) + Number(r[15 - 3]) + Number(r[16 - 3]) + Number(r[17 - 3]); // not PF_KTHREAD
-    } catch {} // exited meanwhile
+    } catch {
+      // exited meanwhile
+    }
   }
   return t;
 }
@@ -307,7 +314,11 @@ function report(results: Map<Config['key'], Sample[]>): void {
     const g = ss.map((s) => s.gbps);
     const agent = ss[0]!.pkts !== undefined;
     const pk = { ingress: 0, egress: 0 };
-    for (const s of ss) if (s.pkts) (pk.ingress += s.pkts.ingress, pk.egress += s.pkts.egress);
+    for (const s of ss) {
+      if (!s.pkts) continue;
+      pk.ingress += s.pkts.ingress;
+      pk.egress += s.pkts.egress;
+    }
     const all = pk.ingress + pk.egress;
     const [cpu, secs] = [ss.reduce((a, s) => a + (s.cpuS ?? 0), 0), ss.reduce((a, s) => a + s.secs, 0)];
     const byName = new Map<string, { ns: number; cnt: number }>();

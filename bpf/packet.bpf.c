@@ -75,7 +75,8 @@ struct {
 #define stat_inc(idx) percpu_inc(&stats, idx)
 
 /* A new flow: traced if it matches the filter and the traced map has room. */
-static __always_inline void qlog_flow_start(const struct flow_key *key, struct flow_stats *f, __u64 now)
+static __always_inline void qlog_flow_start(const struct flow_key *key, struct flow_stats *f,
+					    __u64 now)
 {
 	struct qlog_flow init = { .first_ns = now };
 
@@ -94,8 +95,9 @@ static __always_inline void qlog_flow_start(const struct flow_key *key, struct f
  * when, sizes, and the TCP header with its options as on the wire (the
  * agent decodes flags, seq, ack, window and options). Bounded: 15 words.
  */
-static __always_inline void qlog_packet(void *data, void *data_end, const struct flow_key *key, const struct pkt *p,
-					int dir, __u64 now, __u64 segs, __u64 bytes)
+static __always_inline void qlog_packet(void *data, void *data_end, const struct flow_key *key,
+					const struct pkt *p, int dir, __u64 now, __u64 segs,
+					__u64 bytes)
 {
 	struct qlog_flow *t = bpf_map_lookup_elem(&traced, key);
 	struct qlog_packet *r;
@@ -108,7 +110,8 @@ static __always_inline void qlog_packet(void *data, void *data_end, const struct
 		return; /* no longer traced: the agent finished its file */
 	/* past the limit, SYN, FIN and RST still go (a few more): the agent must see the connection end */
 	if (t->records >= cfg.qlog_max_records &&
-	    (!(p->tcp_flags & (TH_SYN | TH_FIN | TH_RST)) || t->records >= cfg.qlog_max_records + QLOG_CONTROL_EXTRA)) {
+	    (!(p->tcp_flags & (TH_SYN | TH_FIN | TH_RST)) ||
+	     t->records >= cfg.qlog_max_records + QLOG_CONTROL_EXTRA)) {
 		__sync_fetch_and_add(&t->cut, 1);
 		stat_inc(STAT_QLOG_CUT);
 		return;
@@ -144,7 +147,8 @@ static __always_inline void qlog_packet(void *data, void *data_end, const struct
 	stat_inc(STAT_QLOG_RECORDS);
 }
 
-static __always_inline void emit_event(const struct flow_key *key, __u64 now, __u32 type, __u32 flags)
+static __always_inline void emit_event(const struct flow_key *key, __u64 now, __u32 type,
+				       __u32 flags)
 {
 	struct flow_event *ev;
 
@@ -248,7 +252,8 @@ static __always_inline void rtt_take(struct ts_state *st, const struct pkt *p, _
 	stat_inc(STAT_TS_TAKEN);
 }
 
-static __always_inline void rtt_match(struct ts_state *st, struct rtt_stats *r, const struct pkt *p, __u64 now)
+static __always_inline void rtt_match(struct ts_state *st, struct rtt_stats *r, const struct pkt *p,
+				      __u64 now)
 {
 	__u64 sent = st->pending_ns;
 
@@ -259,7 +264,8 @@ static __always_inline void rtt_match(struct ts_state *st, struct rtt_stats *r, 
 		if (__sync_val_compare_and_swap(&st->pending_ns, sent, 0) != sent)
 			return;
 		if (now - sent >= cfg.ts_timeout_ns) {
-			stat_inc(STAT_TS_EXPIRED); /* too late to trust: the echo may be for another packet */
+			/* too late to trust: the echo may be for another packet */
+			stat_inc(STAT_TS_EXPIRED);
 			return;
 		}
 		stat_inc(STAT_RTT_SAMPLES);
@@ -290,7 +296,8 @@ static __always_inline __u32 flags_for(__u8 th, int dir)
 #define FLOW_F_RST (FLOW_F_RST_EGRESS | FLOW_F_RST_INGRESS)
 #define FLOW_F_FIN_BOTH (FLOW_F_FIN_EGRESS | FLOW_F_FIN_INGRESS)
 
-static __always_inline void flow_flags(struct flow_stats *f, const struct flow_key *key, __u8 th, int dir, __u64 now)
+static __always_inline void flow_flags(struct flow_stats *f, const struct flow_key *key, __u8 th,
+				       int dir, __u64 now)
 {
 	__u32 add = flags_for(th, dir), old, now_set;
 
@@ -311,7 +318,8 @@ static __always_inline void flow_flags(struct flow_stats *f, const struct flow_k
  * segs and bytes describe what this call stands for on the wire: a GSO or
  * GRO skb is several packets, each repeating the IP and TCP headers.
  */
-static __always_inline void handle(void *data, void *data_end, __u32 ifindex, int dir, __u32 skb_len, __u32 gso_segs)
+static __always_inline void handle(void *data, void *data_end, __u32 ifindex, int dir,
+				   __u32 skb_len, __u32 gso_segs)
 {
 	struct flow_key key = {};
 	struct flow_stats *f;
@@ -322,7 +330,9 @@ static __always_inline void handle(void *data, void *data_end, __u32 ifindex, in
 	stat_inc(STAT_PACKETS);
 	r = parse_packet(data, data_end, &p);
 	if (r != PARSE_OK) {
-		stat_inc(r == PARSE_NOT_TCP ? STAT_NOT_TCP : r == PARSE_FRAGMENT ? STAT_FRAGMENT : STAT_MALFORMED);
+		stat_inc(r == PARSE_NOT_TCP  ? STAT_NOT_TCP :
+			 r == PARSE_FRAGMENT ? STAT_FRAGMENT :
+					       STAT_MALFORMED);
 		return;
 	}
 
@@ -372,23 +382,24 @@ static __always_inline void handle(void *data, void *data_end, __u32 ifindex, in
 SEC("xdp")
 int tcpulse_xdp_in(struct xdp_md *ctx)
 {
-	handle((void *)(long)ctx->data, (void *)(long)ctx->data_end, ctx->ingress_ifindex, DIR_INGRESS, 0, 1);
+	handle((void *)(long)ctx->data, (void *)(long)ctx->data_end, ctx->ingress_ifindex,
+	       DIR_INGRESS, 0, 1);
 	return XDP_PASS;
 }
 
 SEC("tc")
 int tcpulse_tc_in(struct __sk_buff *skb)
 {
-	handle((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex, DIR_INGRESS, skb->len,
-	       skb->gso_segs);
+	handle((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex, DIR_INGRESS,
+	       skb->len, skb->gso_segs);
 	return TCX_NEXT;
 }
 
 SEC("tc")
 int tcpulse_tc_eg(struct __sk_buff *skb)
 {
-	handle((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex, DIR_EGRESS, skb->len,
-	       skb->gso_segs);
+	handle((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex, DIR_EGRESS,
+	       skb->len, skb->gso_segs);
 	return TCX_NEXT;
 }
 

@@ -55,11 +55,11 @@ struct pkt {
 	__u16 dport;
 	__u8 tcp_flags; /* the flags byte: FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10 */
 	__u8 has_ts;
-	__u16 l2_len;    /* bytes before the IP header */
-	__u16 l4_off;    /* bytes before the TCP header (qlog copies it from there) */
-	__u32 hdr_len;   /* IP + TCP header bytes (repeated per GSO segment) */
-	__u32 l3_len;    /* IP packet length from its header */
-	__u32 payload;   /* TCP payload bytes */
+	__u16 l2_len;  /* bytes before the IP header */
+	__u16 l4_off;  /* bytes before the TCP header (qlog copies it from there) */
+	__u32 hdr_len; /* IP + TCP header bytes (repeated per GSO segment) */
+	__u32 l3_len;  /* IP packet length from its header */
+	__u32 payload; /* TCP payload bytes */
 	__u32 tsval;
 	__u32 tsecr;
 };
@@ -93,7 +93,8 @@ static __always_inline int parse_tcp_opts(struct tcphdr *th, void *data_end, str
 		if (len < 2)
 			return 0; /* would loop forever on a real stack too: stop */
 		if (kind == TCPOPT_TIMESTAMP && len == TCPOLEN_TIMESTAMP) {
-			if ((void *)(pos + TCPOLEN_TIMESTAMP) > data_end || pos + TCPOLEN_TIMESTAMP > opt_end)
+			if ((void *)(pos + TCPOLEN_TIMESTAMP) > data_end ||
+			    pos + TCPOLEN_TIMESTAMP > opt_end)
 				return 0;
 			p->tsval = bpf_ntohl(*(__be32 *)(pos + 2));
 			p->tsecr = bpf_ntohl(*(__be32 *)(pos + 6));

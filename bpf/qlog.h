@@ -57,7 +57,8 @@ static __always_inline int qlog_port_in(__u16 port)
 
 /* Whether a connection between these ends is to be traced: every criterion
  * that is on (addresses, ports) must hold for one of its ends. */
-static __always_inline int qlog_match(__u32 flags, const __u8 *saddr, const __u8 *daddr, __u16 sport, __u16 dport)
+static __always_inline int qlog_match(__u32 flags, const __u8 *saddr, const __u8 *daddr,
+				      __u16 sport, __u16 dport)
 {
 	if (!(flags & QLOG_ON))
 		return 0;

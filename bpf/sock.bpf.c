@@ -101,7 +101,8 @@ static __always_inline int is_tcp(struct sock *sk)
 {
 	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP && (family == AF_INET || family == AF_INET6);
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
+	       (family == AF_INET || family == AF_INET6);
 }
 
 /* The socket's tuple; false while it is not complete (no local port yet). */
@@ -138,7 +139,8 @@ static __always_inline void refresh_key(struct sock *sk, struct sock_stats *st)
  * socket with the same tuple left (counted as created only when none was
  * there, so that created - deleted - present = evicted holds).
  */
-static __always_inline struct sock_stats *sock_get(struct sock *sk, __u64 now, __u32 flags, int fresh)
+static __always_inline struct sock_stats *sock_get(struct sock *sk, __u64 now, __u32 flags,
+						   int fresh)
 {
 	__u64 id = (__u64)sk;
 	struct sock_stats *s = bpf_map_lookup_elem(&socks, &id);
@@ -217,7 +219,8 @@ static __always_inline void read_state(struct tcp_sock *tp, struct sock_stats *s
 		__sync_fetch_and_add(&st->cwnd_hist[b], 1);
 }
 
-static __always_inline void emit(__u32 type, const struct sock_key *k, const struct sock_summary *s, __u32 subflows)
+static __always_inline void emit(__u32 type, const struct sock_key *k, const struct sock_summary *s,
+				 __u32 subflows)
 {
 	struct sock_event *ev = bpf_ringbuf_reserve(&sock_events, sizeof(*ev), 0);
 
@@ -264,7 +267,8 @@ static __always_inline void on_state(struct sock *sk, int newstate)
 		return;
 	}
 	/* listeners and other sockets without a connection are not tracked */
-	st = newstate == TCP_ESTABLISHED ? sock_get(sk, now, 0, 0) : bpf_map_lookup_elem(&socks, &id);
+	st = newstate == TCP_ESTABLISHED ? sock_get(sk, now, 0, 0) :
+					   bpf_map_lookup_elem(&socks, &id);
 	if (!st)
 		return;
 	st->s.state = newstate;
@@ -360,23 +364,24 @@ static __always_inline void on_reset(struct sock *sk, __u32 flag)
  * One tracepoint, two families: tp_btf (typed, 5.5+) and raw_tp (untyped,
  * 4.17+). Both pass the tracepoint's arguments the same way.
  */
-#define TRACEPOINT(name, tp, call, ...)                \
-	SEC("tp_btf/" tp)                              \
-	int BPF_PROG(name##_btf, __VA_ARGS__)          \
-	{                                              \
-		call;                                  \
-		return 0;                              \
-	}                                              \
-	SEC("raw_tp/" tp)                              \
-	int BPF_PROG(name##_raw, __VA_ARGS__)          \
-	{                                              \
-		call;                                  \
-		return 0;                              \
+#define TRACEPOINT(name, tp, call, ...)       \
+	SEC("tp_btf/" tp)                     \
+	int BPF_PROG(name##_btf, __VA_ARGS__) \
+	{                                     \
+		call;                         \
+		return 0;                     \
+	}                                     \
+	SEC("raw_tp/" tp)                     \
+	int BPF_PROG(name##_raw, __VA_ARGS__) \
+	{                                     \
+		call;                         \
+		return 0;                     \
 	}
 
 TRACEPOINT(ts_probe, "tcp_probe", on_probe(sk), struct sock *sk)
 TRACEPOINT(ts_retx, "tcp_retransmit_skb", on_retransmit(sk), struct sock *sk)
-TRACEPOINT(ts_state, "inet_sock_set_state", on_state(sk, newstate), struct sock *sk, int oldstate, int newstate)
+TRACEPOINT(ts_state, "inet_sock_set_state", on_state(sk, newstate), struct sock *sk, int oldstate,
+	   int newstate)
 TRACEPOINT(ts_rsttx, "tcp_send_reset", on_reset(sk, SOCK_F_RST_SENT), struct sock *sk)
 TRACEPOINT(ts_rstrx, "tcp_receive_reset", on_reset(sk, SOCK_F_RST_RECEIVED), struct sock *sk)
 

@@ -6,7 +6,8 @@
 #ifndef TCPULSE_SOCK_QLOG_H
 #define TCPULSE_SOCK_QLOG_H
 
-static __always_inline void qlog_fill(struct qlog_sock_rec *r, struct sock *sk, const struct sock_stats *st, __u32 type, __u64 now)
+static __always_inline void qlog_fill(struct qlog_sock_rec *r, struct sock *sk,
+				      const struct sock_stats *st, __u32 type, __u64 now)
 {
 	struct tcp_sock *tp = (void *)sk;
 
@@ -28,7 +29,8 @@ static __always_inline void qlog_fill(struct qlog_sock_rec *r, struct sock *sk, 
 }
 
 /* Established or closed: always sent (two per socket), whatever the limit. */
-static __always_inline void qlog_state(struct sock *sk, const struct sock_stats *st, const struct qlog_sock *q, __u64 now)
+static __always_inline void qlog_state(struct sock *sk, const struct sock_stats *st,
+				       const struct qlog_sock *q, __u64 now)
 {
 	struct qlog_sock_rec *r = bpf_ringbuf_reserve(&qlog_events, sizeof(*r), 0);
 
@@ -93,7 +95,8 @@ static __always_inline void qlog_metrics(struct sock *sk, const struct sock_stat
 	rttvar = BPF_CORE_READ(tp, mdev_us) >> 2;
 	cwnd = BPF_CORE_READ(tp, snd_cwnd);
 	ssthresh = BPF_CORE_READ(tp, snd_ssthresh);
-	if (srtt == q->srtt_us && rttvar == q->rttvar_us && cwnd == q->cwnd && ssthresh == q->ssthresh)
+	if (srtt == q->srtt_us && rttvar == q->rttvar_us && cwnd == q->cwnd &&
+	    ssthresh == q->ssthresh)
 		return;
 	q->srtt_us = srtt;
 	q->rttvar_us = rttvar;

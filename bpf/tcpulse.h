@@ -42,8 +42,8 @@ enum side {
 
 /* Flags seen on a flow; set once, never cleared. */
 enum flow_flag {
-	FLOW_F_SYN_EGRESS = 1 << 0,    /* SYN without ACK sent: egress source is the client */
-	FLOW_F_SYN_INGRESS = 1 << 1,   /* SYN without ACK received: egress source is the server */
+	FLOW_F_SYN_EGRESS = 1 << 0,  /* SYN without ACK sent: egress source is the client */
+	FLOW_F_SYN_INGRESS = 1 << 1, /* SYN without ACK received: egress source is the server */
 	FLOW_F_SYNACK_EGRESS = 1 << 2,
 	FLOW_F_SYNACK_INGRESS = 1 << 3,
 	FLOW_F_FIN_EGRESS = 1 << 4,
@@ -79,7 +79,7 @@ struct ts_state {
 struct rtt_stats {
 	__u64 count;
 	__u64 sum_ns;
-	__u64 min_ns;      /* lifetime minimum; 0: no sample */
+	__u64 min_ns;	   /* lifetime minimum; 0: no sample */
 	__u64 win_min_ns;  /* minimum within window win_epoch */
 	__u64 prev_min_ns; /* minimum within window win_epoch - 1; 0: none */
 	__u32 win_epoch;   /* ktime / cfg.min_rtt_window_ns + 1, truncated; 0: none */
@@ -92,8 +92,8 @@ struct flow_stats {
 	__u64 last_ns;
 	__u64 packets[DIR_MAX];
 	__u64 bytes[DIR_MAX]; /* L3 bytes: IP header, TCP header, payload */
-	__u32 flags;          /* enum flow_flag */
-	__u32 traced;         /* 1: matched the qlog filter at creation (packets go to qlog_events
+	__u32 flags;	      /* enum flow_flag */
+	__u32 traced;	      /* 1: matched the qlog filter at creation (packets go to qlog_events
 			       * while the flow is in the traced map) */
 	struct ts_state ts[SIDE_MAX];
 	struct rtt_stats rtt[SIDE_MAX];
@@ -101,21 +101,21 @@ struct flow_stats {
 
 /* Program-wide counters, one per-CPU array slot each. */
 enum stat {
-	STAT_PACKETS = 0,     /* packets seen by any program */
-	STAT_NOT_TCP,         /* not IPv4/IPv6 TCP: passed untouched */
-	STAT_MALFORMED,       /* truncated or inconsistent headers */
-	STAT_FRAGMENT,        /* non-first IP fragments: no TCP header */
-	STAT_FLOW_CREATED,    /* flow entries this program created */
-	STAT_FLOW_CREATE_ERROR,  /* flow entry could not be created */
-	STAT_TS_TAKEN,        /* timestamps taken for matching */
-	STAT_RTT_SAMPLES,     /* echoes matched: RTT samples */
-	STAT_TS_EXPIRED,      /* pending timestamps never echoed (overtaken or timed out) */
-	STAT_EVENTS_LOST,     /* ring buffer full */
-	STAT_QLOG_TRACED,     /* flows that matched the qlog filter and were traced */
-	STAT_QLOG_FULL,       /* flows that matched, but the traced map was full */
-	STAT_QLOG_RECORDS,    /* packet records sent to qlog_events */
-	STAT_QLOG_CUT,        /* packet records not sent: per-flow limit reached */
-	STAT_QLOG_LOST,       /* packet records lost: qlog_events full */
+	STAT_PACKETS = 0,	/* packets seen by any program */
+	STAT_NOT_TCP,		/* not IPv4/IPv6 TCP: passed untouched */
+	STAT_MALFORMED,		/* truncated or inconsistent headers */
+	STAT_FRAGMENT,		/* non-first IP fragments: no TCP header */
+	STAT_FLOW_CREATED,	/* flow entries this program created */
+	STAT_FLOW_CREATE_ERROR, /* flow entry could not be created */
+	STAT_TS_TAKEN,		/* timestamps taken for matching */
+	STAT_RTT_SAMPLES,	/* echoes matched: RTT samples */
+	STAT_TS_EXPIRED,	/* pending timestamps never echoed (overtaken or timed out) */
+	STAT_EVENTS_LOST,	/* ring buffer full */
+	STAT_QLOG_TRACED,	/* flows that matched the qlog filter and were traced */
+	STAT_QLOG_FULL,		/* flows that matched, but the traced map was full */
+	STAT_QLOG_RECORDS,	/* packet records sent to qlog_events */
+	STAT_QLOG_CUT,		/* packet records not sent: per-flow limit reached */
+	STAT_QLOG_LOST,		/* packet records lost: qlog_events full */
 	STAT_MAX,
 };
 
@@ -135,12 +135,12 @@ struct flow_event {
 
 /* Load-time settings: one const volatile global, written before load. */
 struct tcpulse_cfg {
-	__u64 rtt_rate_limit_ns;  /* minimum gap between timestamps per flow and side */
-	__u64 ts_timeout_ns;      /* a pending timestamp older than this is dropped */
-	__u64 min_rtt_window_ns;  /* length of one min-RTT window */
-	__u32 emit_events;        /* 1: send flow_event records */
-	__u32 qlog;               /* enum qlog_cfg_flag: 0 leaves the packet path as without qlog */
-	__u32 qlog_max_records;   /* packet records per traced flow, then counted as cut */
+	__u64 rtt_rate_limit_ns; /* minimum gap between timestamps per flow and side */
+	__u64 ts_timeout_ns;	 /* a pending timestamp older than this is dropped */
+	__u64 min_rtt_window_ns; /* length of one min-RTT window */
+	__u32 emit_events;	 /* 1: send flow_event records */
+	__u32 qlog;		 /* enum qlog_cfg_flag: 0 leaves the packet path as without qlog */
+	__u32 qlog_max_records;	 /* packet records per traced flow, then counted as cut */
 	__u32 _pad;
 };
 
@@ -150,20 +150,20 @@ struct tcpulse_cfg {
 struct sock_key {
 	__u8 saddr[16]; /* local, IPv4 mapped as in flow_key */
 	__u8 daddr[16]; /* remote */
-	__u16 sport;    /* local port, host byte order */
+	__u16 sport;	/* local port, host byte order */
 	__u16 dport;
-	__u32 netns;    /* network namespace inode: the same tuple may live in two pods */
+	__u32 netns; /* network namespace inode: the same tuple may live in two pods */
 };
 
 enum sock_flag {
-	SOCK_F_ACTIVE = 1 << 0,      /* connect(): the remote end is the server */
-	SOCK_F_PASSIVE = 1 << 1,     /* accepted: the local end is the server */
+	SOCK_F_ACTIVE = 1 << 0,	 /* connect(): the remote end is the server */
+	SOCK_F_PASSIVE = 1 << 1, /* accepted: the local end is the server */
 	SOCK_F_ESTABLISHED = 1 << 2,
 	SOCK_F_CLOSED = 1 << 3,
 	SOCK_F_RST_SENT = 1 << 4,
 	SOCK_F_RST_RECEIVED = 1 << 5,
-	SOCK_F_MPTCP = 1 << 6,       /* a subflow of an MPTCP connection */
-	SOCK_F_MPTCP_JOIN = 1 << 7,  /* a subflow added by MP_JOIN, not the first */
+	SOCK_F_MPTCP = 1 << 6,	    /* a subflow of an MPTCP connection */
+	SOCK_F_MPTCP_JOIN = 1 << 7, /* a subflow added by MP_JOIN, not the first */
 };
 
 enum close_reason {
@@ -175,33 +175,33 @@ enum close_reason {
 
 /* What a socket's completion record carries: the scalars of sock_stats. */
 struct sock_summary {
-	__u64 start_ns;       /* SYN sent or received, or first seen */
-	__u64 end_ns;         /* reached TCP_CLOSE; 0 while open */
-	__u64 last_ns;        /* last event */
-	__u64 bytes_sent;     /* payload, retransmissions included (tcp_sock.bytes_sent) */
+	__u64 start_ns;	  /* SYN sent or received, or first seen */
+	__u64 end_ns;	  /* reached TCP_CLOSE; 0 while open */
+	__u64 last_ns;	  /* last event */
+	__u64 bytes_sent; /* payload, retransmissions included (tcp_sock.bytes_sent) */
 	__u64 bytes_acked;
 	__u64 bytes_received;
-	__u64 bytes_retrans;  /* payload sent again (tcp_sock.bytes_retrans) */
+	__u64 bytes_retrans; /* payload sent again (tcp_sock.bytes_retrans) */
 	__u64 srtt_sum_us;
-	__u64 cwnd_sum;       /* sum of the cwnd samples (as many as srtt_count) */
+	__u64 cwnd_sum; /* sum of the cwnd samples (as many as srtt_count) */
 	__u32 segs_out;
 	__u32 segs_in;
-	__u32 retrans;        /* retransmitted segments (tcp_sock.total_retrans) */
+	__u32 retrans; /* retransmitted segments (tcp_sock.total_retrans) */
 	__u32 srtt_count;
-	__u32 srtt_us;        /* last smoothed RTT */
+	__u32 srtt_us; /* last smoothed RTT */
 	__u32 srtt_min_us;
 	__u32 srtt_max_us;
-	__u32 min_rtt_us;     /* the kernel's windowed minimum RTT (tcp_min_rtt) */
-	__u32 cwnd;           /* last, in segments */
+	__u32 min_rtt_us; /* the kernel's windowed minimum RTT (tcp_min_rtt) */
+	__u32 cwnd;	  /* last, in segments */
 	__u32 ssthresh;
 	__u32 snd_wnd;
 	__u32 rcv_wnd;
 	__u32 mss;
-	__u32 mptcp_token;    /* the MPTCP connection's token; 0: plain TCP */
-	__u32 flags;          /* enum sock_flag */
-	__u8 state;           /* TCP_* of the last state change */
-	__u8 close_reason;    /* enum close_reason */
-	__u16 qlog;           /* 1: matched the qlog filter when established (in qlog_socks) */
+	__u32 mptcp_token; /* the MPTCP connection's token; 0: plain TCP */
+	__u32 flags;	   /* enum sock_flag */
+	__u8 state;	   /* TCP_* of the last state change */
+	__u8 close_reason; /* enum close_reason */
+	__u16 qlog;	   /* 1: matched the qlog filter when established (in qlog_socks) */
 };
 
 /*
@@ -227,44 +227,44 @@ struct mptcp_key {
 struct mptcp_conn {
 	__u64 start_ns;
 	struct sock_key first; /* the initial subflow: the connection's series */
-	__u32 open;            /* subflows established and not closed */
-	__u32 total;           /* subflows ever established */
+	__u32 open;	       /* subflows established and not closed */
+	__u32 total;	       /* subflows ever established */
 };
 
 enum sock_event_type {
-	SOCK_EV_OPENED = 1,       /* reached ESTABLISHED */
-	SOCK_EV_CLOSED = 2,       /* an established socket reached CLOSE: the completion record */
+	SOCK_EV_OPENED = 1,	  /* reached ESTABLISHED */
+	SOCK_EV_CLOSED = 2,	  /* an established socket reached CLOSE: the completion record */
 	SOCK_EV_MPTCP_CLOSED = 3, /* the last subflow of an MPTCP connection closed */
-	SOCK_EV_RESET = 4,        /* a RST sent just after the close (linger 0, unread
+	SOCK_EV_RESET = 4,	  /* a RST sent just after the close (linger 0, unread
 				   * data): the CLOSED record's reason becomes rst */
 };
 
 struct sock_event {
-	__u32 type;     /* enum sock_event_type */
+	__u32 type;	/* enum sock_event_type */
 	__u32 subflows; /* SOCK_EV_MPTCP_CLOSED: subflows ever established */
 	struct sock_key key;
 	struct sock_summary s;
 };
 
 enum sock_stat {
-	SSTAT_PROBE_EVENTS = 0,  /* tcp_probe events handled */
+	SSTAT_PROBE_EVENTS = 0, /* tcp_probe events handled */
 	SSTAT_RETRANSMIT_EVENTS,
 	SSTAT_STATE_EVENTS,
-	SSTAT_CREATED,           /* socket entries created */
-	SSTAT_CREATE_ERROR,      /* socket entry could not be created */
-	SSTAT_EVENTS_LOST,       /* ring buffer full */
-	SSTAT_QLOG_TRACED,       /* sockets that matched the qlog filter and were traced */
-	SSTAT_QLOG_FULL,         /* matched, but qlog_socks was full */
-	SSTAT_QLOG_RECORDS,      /* records sent to qlog_events */
-	SSTAT_QLOG_CUT,          /* metrics records not sent: per-socket limit reached */
-	SSTAT_QLOG_LOST,         /* records lost: qlog_events full */
+	SSTAT_CREATED,	    /* socket entries created */
+	SSTAT_CREATE_ERROR, /* socket entry could not be created */
+	SSTAT_EVENTS_LOST,  /* ring buffer full */
+	SSTAT_QLOG_TRACED,  /* sockets that matched the qlog filter and were traced */
+	SSTAT_QLOG_FULL,    /* matched, but qlog_socks was full */
+	SSTAT_QLOG_RECORDS, /* records sent to qlog_events */
+	SSTAT_QLOG_CUT,	    /* metrics records not sent: per-socket limit reached */
+	SSTAT_QLOG_LOST,    /* records lost: qlog_events full */
 	SSTAT_MAX,
 };
 
 struct sock_cfg {
 	__u64 sample_interval_ns; /* minimum gap between two srtt/cwnd samples of a socket */
-	__u32 qlog;               /* enum qlog_cfg_flag */
-	__u32 qlog_max_records;   /* metrics records per traced socket, then counted as cut */
+	__u32 qlog;		  /* enum qlog_cfg_flag */
+	__u32 qlog_max_records;	  /* metrics records per traced socket, then counted as cut */
 };
 
 /* ---- qlog: per-packet and per-ACK records of a few traced connections ----
@@ -302,14 +302,14 @@ enum qlog_rec_type {
 
 /* A packet of a traced flow, its TCP header as on the wire. */
 struct qlog_packet {
-	__u32 type;     /* QLOG_REC_PACKET */
-	__u32 dir;      /* enum dir */
+	__u32 type; /* QLOG_REC_PACKET */
+	__u32 dir;  /* enum dir */
 	struct flow_key key;
 	__u64 ts_ns;
-	__u32 payload;  /* TCP payload bytes, all segments of a GSO/GRO batch */
-	__u32 segs;     /* wire segments this record stands for */
-	__u32 l3_len;   /* layer-3 bytes of those segments */
-	__u8 tcp_len;   /* bytes of tcp[] copied: the header length, or less if truncated */
+	__u32 payload; /* TCP payload bytes, all segments of a GSO/GRO batch */
+	__u32 segs;    /* wire segments this record stands for */
+	__u32 l3_len;  /* layer-3 bytes of those segments */
+	__u8 tcp_len;  /* bytes of tcp[] copied: the header length, or less if truncated */
 	__u8 _pad[3];
 	__u8 tcp[QLOG_TCP_MAX];
 };
@@ -317,31 +317,31 @@ struct qlog_packet {
 /* The traced map's value: one per traced flow (key: struct flow_key). */
 struct qlog_flow {
 	__u64 first_ns;
-	__u32 records;  /* sent to qlog_events */
-	__u32 cut;      /* not sent: qlog_max_records reached */
-	__u32 lost;     /* not sent: qlog_events full */
+	__u32 records; /* sent to qlog_events */
+	__u32 cut;     /* not sent: qlog_max_records reached */
+	__u32 lost;    /* not sent: qlog_events full */
 	__u32 _pad;
 };
 
 /* A traced socket: metrics changes and lifecycle (sock.bpf.c). */
 struct qlog_sock_rec {
-	__u32 type;       /* QLOG_REC_METRICS or QLOG_REC_STATE */
-	__u32 state;      /* TCP_* (QLOG_REC_STATE: the new state) */
+	__u32 type;  /* QLOG_REC_METRICS or QLOG_REC_STATE */
+	__u32 state; /* TCP_* (QLOG_REC_STATE: the new state) */
 	struct sock_key key;
 	__u64 ts_ns;
 	__u32 srtt_us;
 	__u32 rttvar_us;
 	__u32 min_rtt_us;
-	__u32 cwnd;       /* segments */
+	__u32 cwnd; /* segments */
 	__u32 ssthresh;
 	__u32 packets_out;
-	__u32 retrans;    /* tcp_sock.total_retrans */
+	__u32 retrans; /* tcp_sock.total_retrans */
 	__u32 mss;
 	__u32 snd_wnd;
 	__u32 mptcp_token;
-	__u32 flags;      /* enum sock_flag */
-	__u32 cut;        /* QLOG_REC_STATE closed: metrics records cut for this socket */
-	__u32 lost;       /* ... and lost (qlog_events full) */
+	__u32 flags; /* enum sock_flag */
+	__u32 cut;   /* QLOG_REC_STATE closed: metrics records cut for this socket */
+	__u32 lost;  /* ... and lost (qlog_events full) */
 	__u32 _pad;
 };
 
@@ -349,7 +349,7 @@ struct qlog_sock_rec {
  * go of sockets whose connection it does not trace (maxConnections). */
 struct qlog_sock {
 	struct sock_key key;
-	__u32 srtt_us;    /* last values sent */
+	__u32 srtt_us; /* last values sent */
 	__u32 rttvar_us;
 	__u32 cwnd;
 	__u32 ssthresh;

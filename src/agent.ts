@@ -31,7 +31,7 @@ import { startServer } from './export/server.js';
 import type { ProbeStatus, Snapshot } from './snapshot.js';
 import type { Logger } from './log.js';
 
-export const version: string = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).version;
+export const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 const monoNs = () => Number(process.hrtime.bigint());
 /** The kernel's CLOCK_MONOTONIC ns as wall-clock ms. */

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 function isRoot(dir: string): boolean {
   try {
-    return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name === 'tcpulse';
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === 'tcpulse';
   } catch {
     return false;
   }

@@ -78,6 +78,7 @@ export class StructDef {
 
   /** Offset of a dotted path: 'rtt.1.hist.3' (array indices as numbers). */
   offset(path: string): number {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- a cursor walking down from this struct, not a capture
     let type: FieldType = this;
     let offset = 0;
     for (const part of path.split('.')) {

@@ -15,7 +15,8 @@ export const BpfProgramT = koffi.opaque('bpf_program');
 export const RingBufferT = koffi.opaque('ring_buffer');
 export const BpfLinkT = koffi.opaque('bpf_link');
 
-export type Ptr = unknown;
+/** A libbpf handle as koffi gives it: an opaque object. Where C may return NULL the type says `Ptr | null`. */
+export type Ptr = object;
 
 export const BpfTestRunOpts = koffi.struct('bpf_test_run_opts', {
   sz: 'size_t',

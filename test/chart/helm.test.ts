@@ -375,7 +375,7 @@ function undocumentedKeys(text: string, schema: object): string[] {
   };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    const m = /^(\s*)(- )?([A-Za-z0-9_.\/-]+):(\s|$)/.exec(line);
+    const m = /^(\s*)(- )?([A-Za-z0-9_./-]+):(\s|$)/.exec(line);
     if (!m) continue;
     if (m[2]) {
       // a mapping inside a list item: its keys sit under "[]"

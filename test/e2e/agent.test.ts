@@ -170,7 +170,7 @@ for (const hook of ['tc', 'xdp'] as const) {
     });
 
     it('detaches everything on SIGTERM', async () => {
-      assert.ok(progIds.size >= 2, `agent programs found: ${[...progIds]}`);
+      assert.ok(progIds.size >= 2, `agent programs found: ${[...progIds].join(',')}`);
       const code = await agent.stop('SIGTERM');
       assert.equal(code, 0, agent.proc.stderr());
       await nothingAttached(lab, lab.nsA, lab.vethA, progIds);

@@ -118,7 +118,7 @@ describe('socket signals', () => {
     const [ss] = await ssPeerPort(lab, lab.nsA, port);
     assert.ok(ss, 'connection in ss');
     await sender.stop('SIGTERM'); // closes the socket: FIN
-    await until('both completion records', async () => records().filter((r) => r.server_port === port).length >= 2);
+    await until('both completion records', () => records().filter((r) => r.server_port === port).length >= 2);
     const mine = records().filter((r) => r.server_port === port);
     assert.equal(mine.length, 2, JSON.stringify(mine));
     const client = mine.find((r) => r.role === 'client')!;
@@ -154,14 +154,14 @@ describe('socket signals', () => {
     procs.push(await startSink(lab, lab.nsB, resetPort));
     procs.push(await burst(lab, lab.nsA, lab.ipB, 20, [resetPort], { bytes: 100, reset: true }));
     const expected = (r: Record<string, unknown>) => [...ports, resetPort].includes(r.server_port as number);
-    await until('2040 completion records', async () => records().filter(expected).length >= 2040, 20_000);
+    await until('2040 completion records', () => records().filter(expected).length >= 2040, 20_000);
     await sleep(500); // and no more than those
     const recs = records();
     const clients = recs.filter((r) => ports.includes(r.server_port as number) && r.role === 'client');
     const servers = recs.filter((r) => ports.includes(r.server_port as number) && r.role === 'server');
     assert.equal(clients.length, 1000);
     assert.equal(servers.length, 1000);
-    assert.equal(new Set(clients.map((r) => `${r.local_port}>${r.peer_port}`)).size, 1000, 'one record per connection');
+    assert.equal(new Set(clients.map((r) => `${String(r.local_port)}>${String(r.peer_port)}`)).size, 1000, 'one record per connection');
     for (const r of clients) assert.equal((r.bytes_sent as number) - (r.bytes_retrans as number), 100);
     for (const r of servers) assert.ok((r.bytes_received as number) >= 100 && (r.bytes_received as number) <= 101);
     const reset = recs.filter((r) => r.server_port === resetPort && r.role === 'client');

@@ -63,7 +63,7 @@ export async function waitForOutput(r: Running, text: string, ms = 10_000): Prom
 }
 
 /** Polls fn until it holds; fails the test with what after ms. */
-export async function until(what: string, fn: () => Promise<boolean>, ms = 8000): Promise<void> {
+export async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await fn())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -76,7 +76,7 @@ export async function resolveVariables(
   for (const v of queryVariables(d)) {
     options[v.name] = await variableOptions(prom, v.query, values);
     const pick = chosen[v.name];
-    if (pick !== undefined && !options[v.name]!.includes(pick)) throw new Error(`${d.uid}: $${v.name} has no option ${pick}: ${options[v.name]}`);
+    if (pick !== undefined && !options[v.name]!.includes(pick)) throw new Error(`${d.uid}: $${v.name} has no option ${pick}: ${options[v.name]!.join(',')}`);
     values[v.name] = formatValue(pick === undefined ? 'all' : [pick]);
   }
   return { values, options };

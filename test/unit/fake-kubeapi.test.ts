@@ -236,7 +236,7 @@ describe('fake kube-apiserver against @kubernetes/client-node', () => {
       ],
     );
     const rvs = w.events.map((e) => Number(e.object.metadata.resourceVersion));
-    assert.ok(rvs.every((v, i) => i === 0 || v > rvs[i - 1]!), `increasing RVs ${rvs}`);
+    assert.ok(rvs.every((v, i) => i === 0 || v > rvs[i - 1]!), `increasing RVs ${rvs.join(',')}`);
     assert.ok(rvs[0]! > Number(rv));
     assert.equal(String(rvs[3]), server.resourceVersion);
     // Watch objects are the raw JSON (no typed deserialisation, timestamps stay strings), with kind/apiVersion set;
