@@ -1,5 +1,5 @@
 /**
- * Proves test/helpers/otlp.ts against the real OpenTelemetry JS exporters
+ * Proves test/fakes/otlp/ against the real OpenTelemetry JS exporters
  * (SDK 2.12.x, exporters 0.223.x): metrics and spans over http/protobuf and
  * gRPC arrive decoded, OTLP/JSON is accepted, and the modes 'down', 'error'
  * and 'slow' produce the failures the exporters report.
@@ -23,7 +23,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { nanosToMillis, OtlpReceiver, type Transport } from '../helpers/otlp.js';
+import { nanosToMillis, OtlpReceiver, type Transport } from '../fakes/otlp/index.js';
 
 const TRANSPORTS: Transport[] = ['http', 'grpc'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
