@@ -26,7 +26,7 @@ import { attachDropper, type Dropper } from '../helpers/drop.js';
 import { run, sleep, start, waitForOutput, type Running } from '../helpers/exec.js';
 import { DASHBOARD_FILES, describeEmpty, emptyPanels, loadDashboards, resolveVariables, type DashboardJson } from '../helpers/grafana.js';
 import { helmTemplate, type Manifest } from '../helpers/helm.js';
-import { KubeApiServer, pod, replicaSet } from '../helpers/kubeapi.js';
+import { KubeApiServer, pod, replicaSet } from '../fakes/kubeapi/index.js';
 import { NodeLab, type PodNet } from '../helpers/node.js';
 import { PrometheusProc } from '../helpers/prometheus.js';
 import { burst, startSink } from '../helpers/tcp.js';

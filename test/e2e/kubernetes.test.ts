@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProc } from '../helpers/agent.js';
 import { sleep, until, type Running } from '../helpers/exec.js';
-import { KubeApiServer, pod, replicaSet } from '../helpers/kubeapi.js';
+import { KubeApiServer, pod, replicaSet } from '../fakes/kubeapi/index.js';
 import { NodeLab, type PodNet } from '../helpers/node.js';
 import { one, pick, type Sample } from '../helpers/prom.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { AgentProc } from '../helpers/agent.js';
 import { sleep, type Running } from '../helpers/exec.js';
 import { Lab } from '../helpers/netns.js';
-import { OtlpReceiver } from '../helpers/otlp.js';
+import { OtlpReceiver } from '../fakes/otlp/index.js';
 import { one, pick } from '../helpers/prom.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProc } from '../helpers/agent.js';
 import { sleep, type Running } from '../helpers/exec.js';
-import { KubeApiServer, pod } from '../helpers/kubeapi.js';
+import { KubeApiServer, pod } from '../fakes/kubeapi/index.js';
 import { NodeLab, type PodNet } from '../helpers/node.js';
 import { one } from '../helpers/prom.js';
 import { hasFlags, named, readQlogDir, type Qlog } from '../helpers/qlog.js';

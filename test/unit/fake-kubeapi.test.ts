@@ -1,5 +1,5 @@
 /**
- * Proves test/helpers/kubeapi.ts against the real @kubernetes/client-node
+ * Proves test/fakes/kubeapi/ against the real @kubernetes/client-node
  * (1.4.x): typed list calls, the Watch class and the ListWatch informer, over
  * real HTTP on 127.0.0.1, failure modes included. The assertions on what the
  * client hands back (callback/done shapes) document the client's behaviour
@@ -18,8 +18,8 @@ import {
   pod,
   replicaSet,
   waitFor,
-} from '../helpers/kubeapi.js';
-import type { KubeObject } from '../helpers/kubeapi.js';
+} from '../fakes/kubeapi/index.js';
+import type { KubeObject } from '../fakes/kubeapi/index.js';
 
 interface Ev {
   type: string;

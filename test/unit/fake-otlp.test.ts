@@ -1,11 +1,11 @@
 /**
- * Proves test/helpers/otlp.ts against the real OpenTelemetry JS exporters
+ * Proves test/fakes/otlp/ against the real OpenTelemetry JS exporters
  * (SDK 2.12.x, exporters 0.223.x): metrics and spans over http/protobuf and
  * gRPC arrive decoded, OTLP/JSON is accepted, and the modes 'down', 'error'
  * and 'slow' produce the failures the exporters report.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { context, SpanKind, SpanStatusCode, trace, ValueType } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
@@ -23,7 +23,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { nanosToMillis, OtlpReceiver, type Transport } from '../helpers/otlp.js';
+import { nanosToMillis, OtlpReceiver, type OtlpReceiverOptions, type Transport } from '../fakes/otlp/index.js';
 
 const TRANSPORTS: Transport[] = ['http', 'grpc'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -316,38 +316,46 @@ describe('OtlpReceiver with the OTel JS 0.223 exporters', () => {
   });
 });
 
-describe('OtlpReceiver modes and how the 0.223 exporters fail', () => {
-  const receiver = new OtlpReceiver();
-  const base: Record<Transport, string> = { http: '', grpc: '' };
+/**
+ * The http exporter retries after 1 s x(1±0.2), then 1.5 s x(1±0.2) later, ... (fixed in 0.223), each
+ * retry only if it fits in what is left of timeoutMillis. With this timeout it makes exactly one retry,
+ * and the export ends with that retry's answer, ~1 s in, not at the timeout.
+ */
+const ONE_RETRY_TIMEOUT_MS = 1500;
+
+// The tests run at once, each with a receiver of its own: they mostly wait on the exporters' backoff.
+describe('OtlpReceiver modes and how the 0.223 exporters fail', { concurrency: true }, () => {
   const spans = someSpans();
-  const exporters: SpanExporter[] = [];
-  const exporter = (transport: Transport, timeoutMillis?: number) => {
-    const e = traceExporter(transport, base[transport], timeoutMillis);
-    exporters.push(e);
-    return e;
-  };
 
-  before(async () => {
-    base.http = await receiver.startHttp();
-    base.grpc = await receiver.startGrpc();
-  });
-  after(async () => {
-    await Promise.all(exporters.map((e) => e.shutdown()));
-    await receiver.stop();
-  });
+  /** A receiver listening on both transports, and trace exporters to it; all stopped after the test. */
+  async function setUp(t: TestContext, opts?: OtlpReceiverOptions) {
+    const receiver = new OtlpReceiver(opts);
+    const exporters: SpanExporter[] = [];
+    t.after(async () => {
+      await Promise.all(exporters.map((e) => e.shutdown()));
+      await receiver.stop();
+    });
+    const base: Record<Transport, string> = { http: await receiver.startHttp(), grpc: await receiver.startGrpc() };
+    const exporter = (transport: Transport, timeoutMillis?: number) => {
+      const e = traceExporter(transport, base[transport], timeoutMillis);
+      exporters.push(e);
+      return e;
+    };
+    return { receiver, exporter };
+  }
 
-  test("'down' refuses connections: http retries with backoff until its timeout, grpc fails at once", async () => {
+  test("'down' refuses connections: http retries with backoff until its timeout, grpc fails at once", async (t) => {
+    const { receiver, exporter } = await setUp(t);
     await receiver.setMode('down');
-    receiver.reset();
 
-    // http: ECONNREFUSED is retryable; retries at ~1 s, then +1.5 s, ... (x(1±0.2)) while they fit in timeoutMillis
-    const http = await exportOnce(exporter('http', 2500), spans);
+    // http: ECONNREFUSED is retryable; one retry after ~1 s, the next would not fit in timeoutMillis
+    const http = await exportOnce(exporter('http', ONE_RETRY_TIMEOUT_MS), spans);
     assert.equal(http.result.code, ExportResultCode.FAILED);
     assert.equal((http.result.error as NodeJS.ErrnoException).code, 'ECONNREFUSED');
-    assert.ok(http.ms >= 800 && http.ms < 3500, `http down took ${http.ms} ms`);
+    assert.ok(http.ms >= 800 && http.ms < ONE_RETRY_TIMEOUT_MS + 1000, `http down took ${http.ms} ms`);
 
     // grpc: no retry layer in 0.223; UNAVAILABLE (14) right away
-    const grpcExporter = exporter('grpc', 2500);
+    const grpcExporter = exporter('grpc', ONE_RETRY_TIMEOUT_MS);
     const grpc = await exportOnce(grpcExporter, spans);
     assert.equal(grpc.result.code, ExportResultCode.FAILED);
     assert.equal((grpc.result.error as { code?: number }).code, 14);
@@ -357,7 +365,7 @@ describe('OtlpReceiver modes and how the 0.223 exporters fail', () => {
 
     // back up on the same ports: http at once; grpc once its channel has reconnected (reconnect backoff ~1 s)
     await receiver.setMode('ok');
-    const again = await exportOnce(exporter('http', 2500), spans);
+    const again = await exportOnce(exporter('http', ONE_RETRY_TIMEOUT_MS), spans);
     assert.equal(again.result.code, ExportResultCode.SUCCESS);
     const t0 = Date.now();
     let ok = false;
@@ -381,64 +389,60 @@ describe('OtlpReceiver modes and how the 0.223 exporters fail', () => {
     assert.equal((await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status, 200);
   });
 
-  test("'error' answers 503 (http, retried) and UNAVAILABLE (grpc, not retried)", async () => {
-    await receiver.setMode('error');
-    receiver.reset();
-    const http = await exportOnce(exporter('http', 3000), spans);
+  test("'error' answers 503 (http, retried) and UNAVAILABLE (grpc, not retried)", async (t) => {
+    const { receiver, exporter } = await setUp(t, { mode: 'error' });
+    const of = (transport: Transport) => receiver.requests.filter((r) => r.transport === transport);
+    // both at once: grpc fails at once, then has as long to retry as http takes for its one retry, and more
+    const [http, grpc] = await Promise.all([
+      exportOnce(exporter('http', ONE_RETRY_TIMEOUT_MS), spans),
+      exportOnce(exporter('grpc', ONE_RETRY_TIMEOUT_MS), spans).then(async (r) => {
+        await sleep(1200);
+        return r;
+      }),
+    ]);
     assert.equal(http.result.code, ExportResultCode.FAILED);
     assert.equal(http.result.error?.name, 'OTLPExporterError');
     assert.equal(http.result.error?.message, 'Export failed with retryable status');
-    const attempts = receiver.requests.map((r) => r.time);
-    assert.ok(attempts.length >= 2 && attempts.length <= 3, `${attempts.length} http attempts`);
+    const attempts = of('http').map((r) => r.time);
+    assert.equal(attempts.length, 2, `${attempts.length} http attempts`);
     assert.ok(attempts[1]! - attempts[0]! >= 750, `first retry after ${attempts[1]! - attempts[0]!} ms`);
     assert.ok(receiver.requests.every((r) => r.outcome === 'error'));
     assert.equal(receiver.spans.length, 0, 'rejected data is not recorded');
 
-    receiver.reset();
-    const grpc = await exportOnce(exporter('grpc', 3000), spans);
     assert.equal(grpc.result.code, ExportResultCode.FAILED);
     assert.equal((grpc.result.error as { code?: number }).code, 14);
-    await sleep(1200);
-    assert.equal(receiver.requests.length, 1, 'grpc does not retry');
-    await receiver.setMode('ok');
+    assert.equal(of('grpc').length, 1, 'grpc does not retry');
   });
 
   test('a non-retryable http status fails at once with its code', async (t) => {
-    const strict = new OtlpReceiver({ mode: 'error', errorHttpStatus: 400 });
-    t.after(() => strict.stop());
-    const url = await strict.startHttp();
-    const e = new ProtoTraceExporter({ url: `${url}/v1/traces` });
-    exporters.push(e);
-    const r = await exportOnce(e, spans);
+    const { receiver: strict, exporter } = await setUp(t, { mode: 'error', errorHttpStatus: 400 });
+    const r = await exportOnce(exporter('http'), spans);
     assert.equal(r.result.code, ExportResultCode.FAILED);
     assert.equal((r.result.error as { code?: number }).code, 400);
     assert.equal(strict.requests.length, 1);
   });
 
-  test("'slow' delays each answer by delayMs; beyond the exporter's timeout the export fails", async () => {
-    await receiver.setMode('slow', 600);
-    receiver.reset();
+  test("'slow' delays each answer by delayMs; beyond the exporter's timeout the export fails", async (t) => {
+    const { receiver, exporter } = await setUp(t, { mode: 'slow', delayMs: 200 });
     for (const transport of TRANSPORTS) {
       const r = await exportOnce(exporter(transport), spans);
       assert.equal(r.result.code, ExportResultCode.SUCCESS, transport);
-      assert.ok(r.ms >= 550, `${transport} slow export took ${r.ms} ms`);
+      assert.ok(r.ms >= 150, `${transport} slow export took ${r.ms} ms`);
     }
     assert.equal(receiver.requests.length, 2);
     for (const q of receiver.requests) {
       assert.equal(q.outcome, 'slow');
-      assert.ok(q.respondedAt! - q.time >= 590, `answered after ${q.respondedAt! - q.time} ms`);
+      assert.ok(q.respondedAt! - q.time >= 190, `answered after ${q.respondedAt! - q.time} ms`);
     }
     assert.equal(receiver.spans.length, 2, 'slow requests keep their data');
 
-    await receiver.setMode('slow', 1000);
-    receiver.reset();
-    const http = await exportOnce(exporter('http', 300), spans);
+    await receiver.setMode('slow', 500);
+    const http = await exportOnce(exporter('http', 100), spans);
     assert.equal(http.result.code, ExportResultCode.FAILED);
     assert.equal(http.result.error?.message, 'Request timed out');
-    const grpc = await exportOnce(exporter('grpc', 300), spans);
+    const grpc = await exportOnce(exporter('grpc', 100), spans);
     assert.equal(grpc.result.code, ExportResultCode.FAILED);
     assert.equal((grpc.result.error as { code?: number }).code, 4); // DEADLINE_EXCEEDED
-    assert.ok(http.ms < 1000 && grpc.ms < 1000);
-    await receiver.setMode('ok');
+    assert.ok(http.ms < 500 && grpc.ms < 500, `gave up after ${http.ms} ms (http), ${grpc.ms} ms (grpc)`);
   });
 });
