@@ -14,7 +14,8 @@ interface KindInfo {
   fields: Record<string, (o: KubeObject) => string>;
 }
 
-const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
+/** A field selector compares scalars (a string, a number, a boolean); anything else matches nothing. */
+const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
 const at = (o: KubeObject, path: string): unknown => {
   let cur: unknown = o;
   for (const p of path.split('.')) {

@@ -38,7 +38,7 @@ export function listBody(store: ObjectStore, r: Route, q: Record<string, string>
   if (q.continue) {
     const tok = decodeContinue(q.continue);
     if (tok.rv < store.minRV(r.kind)) {
-      const fresh = encodeContinue(store.rv, tok.start.replace(/\u0000$/, ''));
+      const fresh = encodeContinue(store.rv, (tok.start.endsWith('\0') ? tok.start.slice(0, -1) : tok.start));
       throw new HttpError(status(410, 'Expired', CONTINUE_EXPIRED_MESSAGE, { metadata: { continue: fresh } }));
     }
     rv = tok.rv;
