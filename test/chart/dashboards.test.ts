@@ -29,6 +29,7 @@ import { helmTemplate, type Manifest } from '../helpers/helm.js';
 import { KubeApiServer, pod, replicaSet } from '../fakes/kubeapi/index.js';
 import { NodeLab, type PodNet } from '../helpers/node.js';
 import { PrometheusProc } from '../helpers/prometheus.js';
+import { listening } from '../helpers/ss.js';
 import { burst, startSink } from '../helpers/tcp.js';
 
 describe('dashboards in the chart', () => {
@@ -122,7 +123,7 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
     // an iperf3 stream web -> db losing 5 % of its data segments on the way out of web
     dropper = await attachDropper(node.ctl, web.ns, 'eth0', 50_000, { port: 5201 });
     procs.push(start(...node.ctl.argv(db.ns, 'iperf3', ['-s', '-p', '5201'])));
-    await sleep(300);
+    await listening(node.ctl, db.ns, 5201);
     procs.push(start(...node.ctl.argv(web.ns, 'iperf3', ['-c', db.ip, '-p', '5201', '-t', '600', '-b', '50M'])));
     // short connections web -> db, closed by FIN and by RST
     procs.push(await startSink(node.ctl, db.ns, 5432));

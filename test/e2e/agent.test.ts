@@ -6,38 +6,18 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentProc } from '../helpers/agent.js';
+import { orphanProgIds, ourProgIds, progIdsOf } from '../helpers/held.js';
 import { run, sleep, start, until } from '../helpers/exec.js';
 import { Lab } from '../helpers/netns.js';
 import { one, parseProm, pick, type Sample } from '../helpers/prom.js';
-import { ssPeerPort } from '../helpers/ss.js';
+import { listening, ssPeerPort } from '../helpers/ss.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
 import { connection, totals, Wire, type WirePacket } from '../helpers/wire.js';
 import { projectRoot } from '../../src/paths.js';
 
 const INTERVAL_MS = 300;
-
-/** BPF programs a process holds, from the fdinfo of its program and link fds. */
-function progIdsOf(pid: number): Set<number> {
-  const ids = new Set<number>();
-  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.add(Number(m[1]));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return ids;
-}
-
-/** tcpulse_* programs loaded right now, by id. */
-async function ourProgIds(): Promise<Set<number>> {
-  const r = await run('bpftool', ['prog', 'show', '-j']);
-  return new Set((JSON.parse(r.stdout) as { id: number; name?: string }[]).filter((p) => p.name?.startsWith('tcpulse_')).map((p) => p.id));
-}
 
 async function nothingAttached(lab: Lab, ns: string, dev: string, progIds: Set<number>): Promise<void> {
   const net = await lab.exec(ns, 'bpftool', ['net', 'show', 'dev', dev, '-j']);
@@ -85,7 +65,7 @@ for (const hook of ['tc', 'xdp'] as const) {
       const [scmd, sargs] = lab.argv(lab.nsB, 'iperf3', ['-s', '-p', '5201']);
       const server = start(scmd, sargs);
       cleanups.push(() => server.stop('SIGKILL'));
-      await sleep(300);
+      await listening(lab, lab.nsB, 5201);
       const [ccmd, cargs] = lab.argv(lab.nsA, 'iperf3', ['-c', lab.ipB, '-p', '5201', '-t', '3', '-J']);
       const client = start(ccmd, cargs);
       await sleep(2500);
@@ -93,9 +73,7 @@ for (const hook of ['tc', 'xdp'] as const) {
       assert.ok(socks.length >= 1, 'iperf3 connections visible in ss');
       const kernelMin = Math.min(...socks.map((s) => s.minRttMs! / 1000));
       assert.equal(await client.exited, 0, client.stderr());
-      await sleep(INTERVAL_MS * 3);
-
-      const m = await agent.scrape();
+      const m = await agent.scrapeSettled('tcpulse_rtt_seconds_count', { server_port: '5201', local_address: lab.ipA, peer_address: lab.ipB }, INTERVAL_MS * 2);
       const count = one(m, 'tcpulse_rtt_seconds_count', { server_port: '5201' });
       assert.ok(count > 100, `RTT samples: ${count}`);
       const minRtt = one(m, 'tcpulse_min_rtt_seconds', { server_port: '5201', local_address: lab.ipA, peer_address: lab.ipB });
@@ -202,16 +180,16 @@ describe('clsact fallback', () => {
 });
 
 describe('bad input', () => {
-  it('exits 2 with one line and attaches nothing', async () => {
+  it('exits 2 with one line and leaves no program behind', async () => {
     const cli = join(projectRoot, 'src/cli.ts');
-    const before = await ourProgIds();
+    const before = new Set(await orphanProgIds(0));
     for (const args of [['--interface', 'tcpulse-nope0'], ['--interface', 'lo', '--listen', 'x'], ['--bogus']]) {
       const r = await run(process.execPath, ['--import', 'tsx', cli, ...args], { allowFail: true });
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, /^tcpulse: /);
     }
-    const after = await ourProgIds();
-    assert.deepEqual([...after].filter((id) => !before.has(id)), []);
+    // programs other agents on this machine load meanwhile are held by them
+    assert.deepEqual((await orphanProgIds()).filter((id) => !before.has(id)), []);
   });
 });

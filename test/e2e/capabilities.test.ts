@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { projectRoot } from '../../src/paths.js';
 import { AgentProc, type LabLike } from '../helpers/agent.js';
-import { run, sleep } from '../helpers/exec.js';
+import { run, until } from '../helpers/exec.js';
 import { Lab } from '../helpers/netns.js';
 import { one, pick, type Sample } from '../helpers/prom.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
@@ -105,15 +105,6 @@ function memlock(pid: number): number | null {
   assert.ok(line, 'Max locked memory in limits');
   const soft = line.slice('Max locked memory'.length).trim().split(/\s+/)[0]!;
   return soft === 'unlimited' ? null : Number(soft);
-}
-
-/** Polls cond every 200 ms for up to 10 s. */
-async function until(cond: () => Promise<boolean>, what: string | (() => string)): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await sleep(200);
-  }
 }
 
 function kernelTableBytes(stderr: string): number {
@@ -203,7 +194,7 @@ describe('capabilities the chart grants', () => {
 
       await lab.exec(lab.nsA, 'ip', ['link', 'add', `${late}1`, 'type', 'veth', 'peer', 'name', `${late}2`]);
       for (const dev of [`${late}1`, `${late}2`]) await lab.exec(lab.nsA, 'ip', ['link', 'set', dev, 'up']);
-      await until(async () => pick(await a.scrape(), 'tcpulse_interface_attached', { interface: `${late}2` }).length === 2, `${late}2 attached`);
+      await until(`${late}2 attached`, async () => pick(await a.scrape(), 'tcpulse_interface_attached', { interface: `${late}2` }).length === 2, 10_000);
 
       // maps are read and the ring buffer drained with the same set: the
       // connection stays open until its socket has been read too
@@ -214,14 +205,14 @@ describe('capabilities the chart grants', () => {
           const labels = { local_address: lab.ipA, peer_address: lab.ipB, server_port: '5601' };
           const seen = (x: Sample[]) => x.length === 1 && x[0]!.value > 0;
           let last = {};
-          await until(async () => {
+          await until(() => `traffic measured: ${JSON.stringify(last)}`, async () => {
             const m = await a.scrape();
             const opened = pick(m, 'tcpulse_connections_opened_total', labels); // ring buffer
             const packets = pick(m, 'tcpulse_packets_total', { ...labels, direction: 'egress' }); // flow table
             const srtt = pick(m, 'tcpulse_srtt_seconds_count', labels); // socket table
             last = { opened, packets, srtt };
             return seen(opened) && seen(packets) && seen(srtt);
-          }, () => `traffic measured: ${JSON.stringify(last)}`);
+          }, 10_000);
         } finally {
           await sender.stop('SIGTERM');
         }

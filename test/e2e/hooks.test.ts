@@ -49,7 +49,7 @@ describe('hook fallback on this kernel', () => {
       await sleep(200);
       await sender.stop('SIGTERM');
       const labels = { local_address: lab.ipA, peer_address: lab.ipB, server_port: '5501' };
-      const m = await agent.scrapeUntil('the close counted', (s) => pick(s, 'tcpulse_connections_closed_total', labels).length > 0);
+      const m = await agent.scrapeUntil('the close counted', (s) => (pick(s, 'tcpulse_connections_closed_total', { ...labels, reason: 'fin' })[0]?.value ?? 0) > 0);
       assert.equal(one(m, 'tcpulse_connections_opened_total', labels), 1);
       assert.equal(one(m, 'tcpulse_connections_closed_total', { ...labels, reason: 'fin' }), 1);
       assert.ok(one(m, 'tcpulse_srtt_seconds_count', labels) > 0);

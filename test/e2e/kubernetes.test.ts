@@ -71,10 +71,12 @@ describe('agent on a Kubernetes node', () => {
     const n = 1_000_000;
     procs.push(await startSink(node.ctl, db.ns, 5432));
     procs.push(await sendBytes(node.ctl, web.ns, db.ip, 5432, n));
-    await sleep(1000);
-    const m = await scrape();
     const fromWeb = { ...webLabels, ...peer(dbLabels), server_port: '5432' };
     const fromDb = { ...dbLabels, ...peer(webLabels), server_port: '5432' };
+    const m = await agent.scrapeUntil('both sides labelled', (s) =>
+      (pick(s, 'tcpulse_bytes_total', { ...fromDb, direction: 'ingress' })[0]?.value ?? 0) > n &&
+      (pick(s, 'tcpulse_srtt_seconds_count', fromWeb)[0]?.value ?? 0) > 0 &&
+      pick(s, 'tcpulse_connections_opened_total', fromDb).length > 0);
     // packet path: web's veth shows what web sent as its egress, db's veth what db received
     assert.ok(one(m, 'tcpulse_bytes_total', { ...fromWeb, direction: 'egress' }) > n);
     assert.ok(one(m, 'tcpulse_bytes_total', { ...fromDb, direction: 'ingress' }) > n);
@@ -88,10 +90,9 @@ describe('agent on a Kubernetes node', () => {
   it('names a peer that is no pod (a host-network pod shares the node IP) by its range', async () => {
     procs.push(await startSink(node.ctl, node.ns, 7000));
     procs.push(await sendBytes(node.ctl, web.ns, web.gateway, 7000, 10_000));
-    await sleep(1000);
-    const m = await scrape();
     const range = web.gateway.replace(/\.\d+$/, '.0/24');
     const labels = { ...webLabels, peer_namespace: '', peer_pod: '', peer_workload: '', peer_address: range, server_port: '7000' };
+    const m = await agent.scrapeUntil('the flow to the node', (s) => (pick(s, 'tcpulse_bytes_total', { ...labels, direction: 'egress' })[0]?.value ?? 0) > 10_000);
     assert.ok(one(m, 'tcpulse_bytes_total', { ...labels, direction: 'egress' }) > 10_000);
     assert.deepEqual(pick(m, 'tcpulse_bytes_total', { peer_pod: 'kube-proxy-abcde' }), [], 'never the host-network pod');
   });
@@ -120,8 +121,7 @@ describe('agent on a Kubernetes node', () => {
     assert.ok(one(m, 'tcpulse_kubernetes_errors_total', { resource: 'pods' }) > errors0);
     // what was known still labels new traffic
     procs.push(await sendBytes(node.ctl, web.ns, db.ip, 5432, 50_000));
-    await sleep(700);
-    assert.ok(pick(await scrape(), 'tcpulse_connections_opened_total', { ...webLabels, peer_pod: 'db-0', server_port: '5432' })[0]!.value >= 2);
+    await agent.scrapeUntil('the new connection labelled', (s) => (pick(s, 'tcpulse_connections_opened_total', { ...webLabels, peer_pod: 'db-0', server_port: '5432' })[0]?.value ?? 0) >= 2);
     await api.setDown(false);
     await api.waitForWatches(1, 'pods', 40_000);
   });

@@ -7,6 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { AgentProc } from '../helpers/agent.js';
 import { sleep, type Running } from '../helpers/exec.js';
 import { Lab } from '../helpers/netns.js';
 import { OtlpReceiver } from '../fakes/otlp/index.js';
-import { one, pick } from '../helpers/prom.js';
+import { one, pick, type Sample } from '../helpers/prom.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
 
 for (const transport of ['http', 'grpc'] as const) {
@@ -83,11 +84,7 @@ for (const transport of ['http', 'grpc'] as const) {
     });
 
     it('exports the same values as /metrics', async () => {
-      await sleep(1500); // traffic over: the series stand still
       const labels = { local_address: lab.ipA, peer_address: lab.ipB, server_port: String(port) };
-      const m = await agent.scrape();
-      const seen = receiver.metrics.length;
-      await receiver.waitFor(() => receiver.metrics.length > seen + 1, 10_000, 'a fresh export');
       const checks: [string, string, Record<string, string>][] = [
         ['tcpulse.packets', 'tcpulse_packets_total', { direction: 'egress' }],
         ['tcpulse.packets', 'tcpulse_packets_total', { direction: 'ingress' }],
@@ -96,6 +93,16 @@ for (const transport of ['http', 'grpc'] as const) {
         ['tcpulse.connections.opened', 'tcpulse_connections_opened_total', {}],
         ['tcpulse.connections.closed', 'tcpulse_connections_closed_total', { reason: 'fin' }],
       ];
+      // a fresh export between two scrapes that agree: the series stood still meanwhile
+      const values = (s: Sample[]) => [...checks.map(([, prom, extra]) => one(s, prom, { ...labels, ...extra })), one(s, 'tcpulse_rtt_seconds_count', labels)];
+      let m: Sample[] = [];
+      for (let stood = false, tries = 0; !stood && tries < 10; tries++) {
+        const m1 = await agent.scrape();
+        const seen = receiver.metrics.length;
+        await receiver.waitFor(() => receiver.metrics.length > seen + 1, 10_000, 'a fresh export');
+        m = await agent.scrape();
+        stood = isDeepStrictEqual(values(m1), values(m));
+      }
       for (const [otel, prom, extra] of checks) {
         const p = receiver.latestPoint(otel, { ...labels, ...extra });
         assert.ok(p, `${otel} exported`);

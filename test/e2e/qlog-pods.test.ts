@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProc } from '../helpers/agent.js';
-import { sleep, type Running } from '../helpers/exec.js';
+import { sleep, until, type Running } from '../helpers/exec.js';
+import { mapEntries } from '../helpers/held.js';
 import { KubeApiServer, pod } from '../fakes/kubeapi/index.js';
 import { NodeLab, type PodNet } from '../helpers/node.js';
 import { one } from '../helpers/prom.js';
@@ -50,7 +51,8 @@ describe('qlog: pods filter (Kubernetes)', () => {
       if (Date.now() > deadline) throw new Error('pods not listed');
       await sleep(100);
     }
-    await sleep(300); // a qlog tick: the pod IPs are in the filter
+    const filtered = async (n: number) => until(`${n} pod addresses in the kernel's qlog filter`, async () => (await mapEntries(agent!.proc.proc.pid!, 'qlog_addrs')).length === n);
+    await filtered(1); // shop/db-0; batch/* has no pod yet
     for (const [p, port] of [[pods.db, 5432], [pods.cache, 6379], [pods.job, 8080]] as const) procs.push(await startSink(node.ctl, p.ns, port));
     const talk = async (to: PodNet, port: number) => {
       const c = await sendBytes(node.ctl, pods.web.ns, to.ip, port, 100_000);
@@ -59,7 +61,7 @@ describe('qlog: pods filter (Kubernetes)', () => {
     };
     await Promise.all([talk(pods.db, 5432), talk(pods.cache, 6379), talk(pods.job, 8080)]); // the job pod is not known yet
     api.add('pods', pod({ namespace: 'batch', name: 'job-7', ip: pods.job.ip, nodeName: 'node-1' }));
-    await sleep(800); // watch event, then the filter follows the pod index
+    await filtered(2); // the watch event, then the filter follows the pod index
     await talk(pods.job, 8080);
     await sleep(300);
     await agent.stop();

@@ -84,14 +84,7 @@ describe('socket signals', () => {
       await sleep(40);
     }
     assert.ok(ssSrttUs.length >= 20, `ss samples: ${ssSrttUs.length}`);
-    // the agent has read the socket's last samples once two reads agree
-    let prev = -1;
-    const m2 = await agent.scrapeUntil('the last srtt samples read', (m) => {
-      const count = one(m, 'tcpulse_srtt_seconds_count', labels);
-      const same = count === prev;
-      prev = count;
-      return same;
-    });
+    const m2 = await agent.scrapeSettled('tcpulse_srtt_seconds_count', labels, 700); // the last samples read
     const delta = (name: string) => one(m2, name, labels) - one(m1, name, labels);
     const srttMeanUs = (delta('tcpulse_srtt_seconds_sum') / delta('tcpulse_srtt_seconds_count')) * 1e6;
     const cwndMean = delta('tcpulse_cwnd_segments_sum') / delta('tcpulse_cwnd_segments_count');
@@ -141,7 +134,7 @@ describe('socket signals', () => {
     }
     assert.ok((client.srtt_min_ms as number) <= (client.srtt_avg_ms as number) && (client.srtt_avg_ms as number) <= (client.srtt_max_ms as number));
     const labels = { local_address: lab.ipA, peer_address: lab.ipB, server_port: String(port) };
-    const m = await agent.scrapeUntil('the close counted', (s) => pick(s, 'tcpulse_connections_closed_total', labels).length > 0);
+    const m = await agent.scrapeUntil('the close counted', (s) => (pick(s, 'tcpulse_connections_closed_total', { ...labels, reason: 'fin' })[0]?.value ?? 0) > 0);
     assert.equal(one(m, 'tcpulse_connections_opened_total', labels), 1);
     assert.equal(one(m, 'tcpulse_connections_closed_total', { ...labels, reason: 'fin' }), 1);
   });

@@ -6,7 +6,7 @@ import type { Lab } from './netns.js';
 
 /** What the agent runner needs of a lab: running commands in its namespaces. */
 export type LabLike = Pick<Lab, 'exec' | 'argv'>;
-import { parseProm, type Sample } from './prom.js';
+import { parseProm, pick, type Sample } from './prom.js';
 
 export const AGENT_PORT = 9983;
 
@@ -55,6 +55,24 @@ export class AgentProc {
       if (done(m)) return m;
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await sleep(100);
+    }
+  }
+
+  /**
+   * Scrapes until the series name{labels} reads the same twice, gapMs
+   * apart (more than the agent's interval, so that it read the kernel in
+   * between): the agent has caught up with traffic that has ended.
+   */
+  async scrapeSettled(name: string, labels: Record<string, string>, gapMs: number, ms = 15_000): Promise<Sample[]> {
+    const deadline = Date.now() + ms;
+    const value = (m: Sample[]) => pick(m, name, labels)[0]?.value;
+    let m = await this.scrape();
+    for (;;) {
+      await sleep(gapMs);
+      const next = await this.scrape();
+      if (value(next) !== undefined && value(next) === value(m)) return next;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${name} to settle`);
+      m = next;
     }
   }
 

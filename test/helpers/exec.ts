@@ -62,11 +62,11 @@ export async function waitForOutput(r: Running, text: string, ms = 10_000): Prom
   }
 }
 
-/** Polls fn until it holds; fails the test with what after ms. */
-export async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
+/** Polls fn until it holds; fails the test with what (or what it returns then) after ms. */
+export async function until(what: string | (() => string), fn: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await sleep(100);
   }
 }
