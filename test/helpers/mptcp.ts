@@ -29,7 +29,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { procNetCounters } from './drop.js';
 import { run, sleep } from './exec.js';
-import { nsArgv, nsExec } from './netns.js';
+import { nsArgv, nsExec, sweepStaleNamespaces } from './netns.js';
 
 // ---- python3 programs ----
 
@@ -389,6 +389,7 @@ export class MptcpLab {
   }
 
   static async create(tag: string): Promise<MptcpLab> {
+    await sweepStaleNamespaces();
     const lab = new MptcpLab(tag);
     try {
       await run('ip', ['netns', 'add', lab.nsA]);

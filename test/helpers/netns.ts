@@ -16,6 +16,34 @@ export function nsArgv(ns: string, cmd: string, args: string[]): [string, string
   return ['ip', ['netns', 'exec', ns, cmd, ...args]];
 }
 
+/**
+ * Every namespace a test makes is named tcpulse-...-PID-ID...: tests remove
+ * their own even when they fail, but a test process that was killed
+ * (a timeout, ^C) cannot. Namespaces of test processes that no longer run
+ * are removed here, once per process, before the first lab is made.
+ */
+let swept: Promise<void> | null = null;
+export function sweepStaleNamespaces(): Promise<void> {
+  swept ??= (async () => {
+    const r = await run('ip', ['-j', 'netns', 'list'], { allowFail: true });
+    const names = r.code === 0 && r.stdout.trim() ? (JSON.parse(r.stdout) as { name: string }[]).map((n) => n.name) : [];
+    for (const name of names) {
+      const pid = /^tcpulse-(?:[a-z0-9]+-)*?(\d+)-[0-9a-f]{4,6}(?:-|$)/.exec(name)?.[1];
+      if (pid && Number(pid) !== process.pid && !alive(Number(pid))) await run('ip', ['netns', 'del', name], { allowFail: true });
+    }
+  })();
+  return swept;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class Lab {
   readonly nsA: string;
   readonly nsB: string;
@@ -37,6 +65,7 @@ export class Lab {
   }
 
   static async create(tag: string): Promise<Lab> {
+    await sweepStaleNamespaces();
     const lab = new Lab(tag);
     try {
       await run('ip', ['netns', 'add', lab.nsA]);

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { run } from './exec.js';
-import { nsArgv, nsExec } from './netns.js';
+import { nsArgv, nsExec, sweepStaleNamespaces } from './netns.js';
 
 export interface PodNet {
   name: string;
@@ -38,6 +38,7 @@ export class NodeLab {
   }
 
   static async create(): Promise<NodeLab> {
+    await sweepStaleNamespaces();
     const lab = new NodeLab();
     try {
       await run('ip', ['netns', 'add', lab.ns]);
