@@ -16,8 +16,9 @@ import { sleep } from '../helpers/exec.js';
 import { describeEmpty, emptyPanels, expand, loadDashboards, panelQueries, resolveVariables } from '../helpers/grafana.js';
 import { MptcpLab, type MptcpClient } from '../helpers/mptcp.js';
 import { PrometheusProc } from '../helpers/prometheus.js';
+import { missing } from '../helpers/features.js';
 
-describe('dashboards without Kubernetes: two-subflow MPTCP through a real Prometheus', () => {
+describe('dashboards without Kubernetes: two-subflow MPTCP through a real Prometheus', { skip: await missing('mptcp') }, () => {
   let lab: MptcpLab;
   let agent: AgentProc;
   let prom: PrometheusProc;

@@ -29,6 +29,7 @@ import { helmTemplate, type Manifest } from '../helpers/helm.js';
 import { KubeApiServer, pod, replicaSet } from '../fakes/kubeapi/index.js';
 import { NodeLab, type PodNet } from '../helpers/node.js';
 import { PrometheusProc } from '../helpers/prometheus.js';
+import { missing } from '../helpers/features.js';
 import { listening } from '../helpers/ss.js';
 import { burst, startSink } from '../helpers/tcp.js';
 
@@ -83,7 +84,8 @@ while True:
 const otlpJs = `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(200,{'content-type':'application/x-protobuf'});s.end()})}).listen(4318,'127.0.0.1',()=>console.log('listening'))`;
 
 
-describe('dashboards: every panel has data from a real Prometheus scraping a real agent (Kubernetes, pod rollup)', () => {
+// the scenario has MPTCP connections and injects loss (by tcx link)
+describe('dashboards: every panel has data from a real Prometheus scraping a real agent (Kubernetes, pod rollup)', { skip: await missing('mptcp', 'tcx') }, () => {
   let node: NodeLab;
   let api: KubeApiServer;
   let agent: AgentProc;

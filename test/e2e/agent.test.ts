@@ -16,6 +16,7 @@ import { listening, ssPeerPort } from '../helpers/ss.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
 import { connection, totals, Wire, type WirePacket } from '../helpers/wire.js';
 import { projectRoot } from '../../src/paths.js';
+import { tcHook } from '../helpers/features.js';
 
 const INTERVAL_MS = 300;
 
@@ -131,8 +132,9 @@ for (const hook of ['tc', 'xdp'] as const) {
       const lint = await run('bash', ['-c', 'promtool check metrics'], { input: text, allowFail: true });
       assert.equal(lint.code, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
       const m = parseProm(text);
-      assert.equal(one(m, 'tcpulse_probe_available', { probe: 'packet_ingress', hook: hook === 'xdp' ? 'xdp' : 'tcx' }), 1);
-      assert.equal(one(m, 'tcpulse_probe_available', { probe: 'packet_egress', hook: 'tcx' }), 1);
+      const tc = await tcHook();
+      assert.equal(one(m, 'tcpulse_probe_available', { probe: 'packet_ingress', hook: hook === 'xdp' ? 'xdp' : tc }), 1);
+      assert.equal(one(m, 'tcpulse_probe_available', { probe: 'packet_egress', hook: tc }), 1);
       assert.equal(pick(m, 'tcpulse_interface_attached', { interface: lab.vethA }).length, 2);
       assert.equal(one(m, 'tcpulse_series_overflow_total'), 0);
       const flows = { table: 'flows' };

@@ -24,6 +24,7 @@ import { run, until } from '../helpers/exec.js';
 import { Lab } from '../helpers/netns.js';
 import { one, pick, type Sample } from '../helpers/prom.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
+import { tcHook } from '../helpers/features.js';
 
 /** What the chart adds (values.yaml securityContext.capabilities.add), in Kubernetes spelling. */
 const CAPABILITIES = ['BPF', 'PERFMON', 'NET_ADMIN'] as const;
@@ -190,7 +191,7 @@ describe('capabilities the chart grants', () => {
     const late = `${lab.vethA.slice(0, -1)}x`;
     await withAgent(CAPABILITIES, ['--config', chartLike, '--interface', `${late}*`], async (a) => {
       assertOnlyCaps(a, CAPABILITIES);
-      assertProbes(await a.scrape(), 'tcx', 'tcx');
+      assertProbes(await a.scrape(), await tcHook(), await tcHook());
 
       await lab.exec(lab.nsA, 'ip', ['link', 'add', `${late}1`, 'type', 'veth', 'peer', 'name', `${late}2`]);
       for (const dev of [`${late}1`, `${late}2`]) await lab.exec(lab.nsA, 'ip', ['link', 'set', dev, 'up']);
@@ -238,7 +239,7 @@ describe('capabilities the chart grants', () => {
   it('with exactly the set XDP ingress attaches too', async () => {
     await withAgent(CAPABILITIES, ['--config', chartLike, '--ingress-hook', 'xdp'], async (a) => {
       assertOnlyCaps(a, CAPABILITIES);
-      assertProbes(await a.scrape(), 'xdp', 'tcx');
+      assertProbes(await a.scrape(), 'xdp', await tcHook());
       assert.equal(await a.stop(), 0);
     });
   });
@@ -261,7 +262,7 @@ describe('capabilities the chart grants', () => {
     await withAgent(CAPABILITIES, [], async (a) => {
       // bpfStats is on by default in the agent
       assert.match(a.proc.stderr(), unavailable, 'BPF_ENABLE_STATS refused with the chart set; the agent runs on');
-      assertProbes(await a.scrape(), 'tcx', 'tcx');
+      assertProbes(await a.scrape(), await tcHook(), await tcHook());
       assert.equal(await a.stop(), 0);
     });
     const withAdmin: CapName[] = [...CAPABILITIES, 'SYS_ADMIN'];

@@ -15,6 +15,7 @@ import { Lab } from '../helpers/netns.js';
 import { ssPeerPort, type SockInfo } from '../helpers/ss.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
 import { connection, stream, Wire, type StreamReport } from '../helpers/wire.js';
+import { missing } from '../helpers/features.js';
 
 /** What a transfer left: the sender's socket, its data as seen on A's wire, A's counters. */
 interface Transfer {
@@ -85,7 +86,10 @@ function assertFraction(d: Dropper, perMillion: number): void {
   assert.ok(Math.abs(dropped - p * seen) <= 5 * sd + 2, `dropped ${dropped} of ${seen}, expected ~${(p * seen).toFixed(1)} ± ${(5 * sd).toFixed(1)}`);
 }
 
-describe('loss injection', () => {
+// the loss injector attaches by tcx link
+const noTcx = await missing('tcx');
+
+describe('loss injection', { skip: noTcx }, () => {
   let lab: Lab;
   const droppers: Dropper[] = [];
   const labs: Lab[] = [];
@@ -199,7 +203,7 @@ describe('loss injection', () => {
   });
 });
 
-describe('MPTCP lab', () => {
+describe('MPTCP lab', { skip: await missing('mptcp') }, () => {
   let lab: MptcpLab;
   before(async () => {
     lab = await MptcpLab.create('lab');
@@ -277,7 +281,7 @@ describe('MPTCP lab', () => {
     await server.stop();
   });
 
-  it('losses on one path are retransmitted by the subflow on that path (dropper on vethA1)', async () => {
+  it('losses on one path are retransmitted by the subflow on that path (dropper on vethA1)', { skip: noTcx }, async () => {
     const port = 5311;
     const server = await lab.startServer(port);
     const d = await attachDropper(lab, lab.nsA, lab.vethA1, 50_000); // 5 %

@@ -13,8 +13,9 @@ import { AgentProc } from '../helpers/agent.js';
 import { until } from '../helpers/exec.js';
 import { MptcpLab } from '../helpers/mptcp.js';
 import { one, pick, type Sample } from '../helpers/prom.js';
+import { missing } from '../helpers/features.js';
 
-describe('MPTCP subflows', () => {
+describe('MPTCP subflows', { skip: await missing('mptcp') }, () => {
   let lab: MptcpLab;
   let agent: AgentProc;
   const dir = mkdtempSync(join(tmpdir(), 'tcpulse-mptcp-'));

@@ -21,6 +21,7 @@ import { Lab } from '../helpers/netns.js';
 import { hasFlags, named, readQlogDir, type Json, type Qlog } from '../helpers/qlog.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
 import { connection, stream, Wire, type WirePacket } from '../helpers/wire.js';
+import { missing } from '../helpers/features.js';
 
 const sum = (es: Json[], f: (e: Json) => number) => es.reduce((a, e) => a + f(e), 0);
 const payload = (es: Json[]) => sum(es, (e) => e.data.raw.payload_length);
@@ -206,7 +207,7 @@ describe('qlog: address filter and maxEventsPerConnection', () => {
   });
 });
 
-describe('qlog: a real MPTCP connection with two subflows', () => {
+describe('qlog: a real MPTCP connection with two subflows', { skip: await missing('mptcp') }, () => {
   const tmp = mkdtempSync(join(tmpdir(), 'tcpulse-qlog-mptcp-'));
   const out = join(tmp, 'out');
   const P = 5815;

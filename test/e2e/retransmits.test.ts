@@ -15,8 +15,10 @@ import { one } from '../helpers/prom.js';
 import { ssPeerPort } from '../helpers/ss.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
 import { Wire } from '../helpers/wire.js';
+import { missing } from '../helpers/features.js';
 
-describe('retransmits under injected loss', () => {
+// the loss injector attaches by tcx link
+describe('retransmits under injected loss', { skip: await missing('tcx') }, () => {
   let lab: Lab;
   let agent: AgentProc;
   let dropper: Dropper | undefined;

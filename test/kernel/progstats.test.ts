@@ -8,8 +8,9 @@ import { encodeCfg } from '../../src/bpf/layout.js';
 import { testRun } from '../../src/bpf/testrun.js';
 import { projectRoot } from '../../src/paths.js';
 import { tcpPacket } from '../helpers/packet.js';
+import { missing } from '../helpers/features.js';
 
-describe('BPF program statistics', () => {
+describe('BPF program statistics', { skip: await missing('bpf_stats') }, () => {
   it('counts runs and run time while statistics are on', () => {
     const obj = BpfObject.open(join(projectRoot, 'bpf/packet.bpf.o'));
     obj.setRodata(encodeCfg({ rttRateLimitNs: 0, tsTimeoutNs: 1e9, minRttWindowNs: 1e9, emitEvents: false }));
