@@ -26,8 +26,10 @@ import { attachDropper, type Dropper } from '../helpers/drop.js';
 import { run, sleep, start, waitForOutput, type Running } from '../helpers/exec.js';
 import { DASHBOARD_FILES, describeEmpty, emptyPanels, loadDashboards, resolveVariables, type DashboardJson } from '../helpers/grafana.js';
 import { helmTemplate, type Manifest } from '../helpers/helm.js';
-import { KubeApiServer, pod, replicaSet } from '../fakes/kubeapi/index.js';
-import { NodeLab, type PodNet } from '../helpers/node.js';
+import type { KubeApiServer } from '../fakes/kubeapi/index.js';
+import { shopNode, WEB_POD, type Shop } from '../helpers/shop.js';
+import type { NodeLab} from '../helpers/node.js';
+import type { PodNet } from '../helpers/node.js';
 import { PrometheusProc } from '../helpers/prometheus.js';
 import { missing } from '../helpers/features.js';
 import { listening } from '../helpers/ss.js';
@@ -97,17 +99,12 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
   const loops: Promise<void>[] = [];
   let running = true;
   const dir = mkdtempSync(join(tmpdir(), 'tcpulse-dash-'));
-  const WEB = 'web-5f7c9-x2x4z';
+  const WEB = WEB_POD;
+  let shop: Shop | undefined;
 
   before(async () => {
-    node = await NodeLab.create();
-    api = new KubeApiServer({ host: node.apiRootIp });
-    await api.start();
-    web = await node.addPod('web');
-    db = await node.addPod('db');
-    api.add('replicasets', replicaSet({ namespace: 'shop', name: 'web-5f7c9', owner: { kind: 'Deployment', name: 'web' } }));
-    api.add('pods', pod({ namespace: 'shop', name: WEB, ip: web.ip, nodeName: 'node-1', ownerReferences: [{ kind: 'ReplicaSet', name: 'web-5f7c9' }] }));
-    api.add('pods', pod({ namespace: 'shop', name: 'db-0', ip: db.ip, nodeName: 'node-1', ownerReferences: [{ kind: 'StatefulSet', name: 'db' }] }));
+    shop = await shopNode();
+    ({ node, api, web, db } = shop);
     const otlp = start(...node.ctl.argv(node.ns, process.execPath, ['-e', otlpJs]));
     procs.push(otlp);
     await waitForOutput(otlp, 'listening');
@@ -151,8 +148,7 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
     dropper?.close();
     await prom?.stop();
     await agent?.stop('SIGKILL');
-    await api?.stop();
-    await node?.destroy();
+    await shop?.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProc } from '../helpers/agent.js';
 import { sleep, until, type Running } from '../helpers/exec.js';
-import { KubeApiServer, pod, replicaSet } from '../fakes/kubeapi/index.js';
-import { NodeLab, type PodNet } from '../helpers/node.js';
+import { pod, type KubeApiServer } from '../fakes/kubeapi/index.js';
+import { shopNode, WEB_POD, type Shop } from '../helpers/shop.js';
+import type { NodeLab} from '../helpers/node.js';
+import type { PodNet } from '../helpers/node.js';
 import { one, pick, type Sample } from '../helpers/prom.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
 
@@ -26,21 +28,16 @@ describe('agent on a Kubernetes node', () => {
   let db: PodNet;
   const procs: Running[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'tcpulse-k8s-'));
-  const WEB = 'web-5f7c9-x2x4z';
+  const WEB = WEB_POD;
+  let shop: Shop | undefined;
   const webLabels = { namespace: 'shop', pod: WEB, workload: 'deployment/web' };
   const dbLabels = { namespace: 'shop', pod: 'db-0', workload: 'statefulset/db' };
   const peer = (l: typeof webLabels) => ({ peer_namespace: l.namespace, peer_pod: l.pod, peer_workload: l.workload, peer_address: '' });
   const scrape = () => agent.scrape();
 
   before(async () => {
-    node = await NodeLab.create();
-    api = new KubeApiServer({ host: node.apiRootIp });
-    await api.start();
-    web = await node.addPod('web');
-    db = await node.addPod('db');
-    api.add('replicasets', replicaSet({ namespace: 'shop', name: 'web-5f7c9', owner: { kind: 'Deployment', name: 'web' } }));
-    api.add('pods', pod({ namespace: 'shop', name: WEB, ip: web.ip, nodeName: 'node-1', ownerReferences: [{ kind: 'ReplicaSet', name: 'web-5f7c9' }] }));
-    api.add('pods', pod({ namespace: 'shop', name: 'db-0', ip: db.ip, nodeName: 'node-1', ownerReferences: [{ kind: 'StatefulSet', name: 'db' }] }));
+    shop = await shopNode();
+    ({ node, api, web, db } = shop);
     api.add('pods', pod({ namespace: 'kube-system', name: 'kube-proxy-abcde', ip: web.gateway, nodeName: 'node-1', hostNetwork: true }));
     const cfg = join(dir, 'tcpulse.yaml');
     writeFileSync(
@@ -62,8 +59,7 @@ describe('agent on a Kubernetes node', () => {
   after(async () => {
     for (const p of procs) await p.stop('SIGKILL');
     await agent?.stop('SIGKILL');
-    await api?.stop();
-    await node?.destroy();
+    await shop?.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 
