@@ -174,7 +174,11 @@ fi
 say "building"
 doing="building the BPF objects (make -C bpf)"
 make -s -C bpf
-doing="building the TypeScript (tsc -p tsconfig.build.json)"
-npx tsc -p tsconfig.build.json
+# tsc takes ~20 s: only when a source or setting changed since the last build
+if [ ! -e dist/.built ] || [ -n "$(find src tsconfig.json tsconfig.build.json package-lock.json -newer dist/.built -print -quit)" ]; then
+  doing="building the TypeScript (tsc -p tsconfig.build.json)"
+  npx tsc -p tsconfig.build.json
+  touch dist/.built
+fi
 
 say "ready$([ "$TEST" -eq 0 ] || echo ', with the test tools')"
