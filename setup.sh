@@ -108,6 +108,7 @@ go_for_helm() {
     [ -n "$mirror" ] || die "no Debian mirror configured in apt (for bookworm-backports)"
     printf '%s\n' 'Types: deb' "URIs: $mirror" 'Suites: bookworm-backports' 'Components: main' \
       'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >/etc/apt/sources.list.d/bookworm-backports.sources
+    updated=0 # a new source: its index is needed
   fi
   apt_update
   apt_install -t bookworm-backports golang-1.23-go
