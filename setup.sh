@@ -89,7 +89,13 @@ helm_install() {
   for p in chartutil lint/rules; do
     ldflags+=" -X helm.sh/helm/v3/pkg/$p.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/$p.k8sVersionMinor=$HELM_K8S_MINOR"
   done
-  GOTOOLCHAIN=local CGO_ENABLED=0 GOBIN="$TOOLS/bin" "$GO" install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  # go lists every module it downloads: kept in a log, shown on failure
+  mkdir -p "$TOOLS"
+  if ! GOTOOLCHAIN=local CGO_ENABLED=0 GOBIN="$TOOLS/bin" "$GO" install -trimpath -ldflags "$ldflags" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" 2>"$TOOLS/helm-build.log"; then
+    { grep -v '^go: downloading' "$TOOLS/helm-build.log" || true; } | tail -n 20 >&2
+    die "helm $HELM_VERSION did not build (go's output: .tools/helm-build.log)"
+  fi
 }
 # helm 3.16's go.mod needs Go 1.22+; Debian 12's golang is 1.19 (and cannot
 # fetch newer toolchains), bookworm-backports has golang-1.23. Sets GO.
