@@ -182,7 +182,7 @@ say "building"
 doing="building the BPF objects (make -C bpf)"
 make -s -C bpf
 # tsc takes ~20 s: only when a source or setting changed since the last build
-if [ ! -e dist/.built ] || [ -n "$(find src tsconfig.json tsconfig.build.json package-lock.json -newer dist/.built -print -quit)" ]; then
+if [ ! -e dist/.built ] || [ ! -e dist/src/cli.js ] || [ -n "$(find src tsconfig.json tsconfig.build.json package-lock.json -newer dist/.built -print -quit)" ]; then
   doing="building the TypeScript (tsc -p tsconfig.build.json)"
   npx tsc -p tsconfig.build.json
   touch dist/.built
