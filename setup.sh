@@ -138,15 +138,17 @@ tools=() # `tool` names, in order
 deb() { local p=$1; shift; "$@" >/dev/null 2>&1 || debs+=("$p"); }
 tool() { tools+=("$1"); }
 updated=0
+# wait for another apt or dpkg (unattended upgrades on a fresh machine) to finish
+APT_WAIT=(-o DPkg::Lock::Timeout=600)
 apt_update() {
   [ "$updated" -eq 0 ] || return 0
   doing="apt-get update"
-  apt-get update -qq >&2
+  apt-get "${APT_WAIT[@]}" update -qq >&2
   updated=1
 }
 apt_install() {
   doing="installing Debian packages: $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 doing="checking what is installed"
