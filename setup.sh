@@ -58,11 +58,9 @@ test_tools() {
   deb iperf3 have iperf3
   deb curl have curl
   deb prometheus have promtool # promtool and the Prometheus server
-  deb python3 have python3 # MPTCP peers and servers, the venv below
+  deb python3 have python3 # MPTCP peers and servers, the wire capture, the venv below
   deb python3-venv python3 -c 'import ensurepip'
   deb clang-format have clang-format # lint: clang-format --dry-run --Werror bpf/*.c
-  deb ethtool have ethtool # packet captures
-  deb tcpdump have tcpdump
   tool helm # .tools/bin/helm
   tool pytools # .tools/venv: hadolint, kubernetes-validate
 }

@@ -36,7 +36,7 @@ const CHART = join(projectRoot, 'deploy/helm/tcpulse');
 const TOOLS = join(projectRoot, '.tools');
 const RELEASE = 'tcpulse';
 const NAMESPACE = 'tcpulse-system';
-const SETUP_HINT = 'run ./setup.sh, which installs the test tools into .tools/';
+const SETUP_HINT = 'run ./setup.sh --test, which installs the test tools into .tools/';
 
 // ---- tools -----------------------------------------------------------------
 

@@ -20,7 +20,7 @@ function helmBinary(): string {
       // next
     }
   }
-  throw new Error('helm not found in .tools/bin or PATH: run ./setup.sh');
+  throw new Error('helm not found in .tools/bin or PATH: run ./setup.sh --test');
 }
 
 /** Renders the chart as release `tcpulse` in namespace tcpulse-system with these extra arguments. */
