@@ -55,6 +55,20 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/*
+ * The MTU of each interface the XDP program is attached to (ifindex ->
+ * bytes), written by the agent as it attaches and when an MTU changes: XDP
+ * has no GSO metadata, and a frame longer than its device's MTU is an
+ * aggregate (xdp_segments()). One entry per attached interface: a node
+ * with more pod veths than this has the TC ingress hook (the default).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u32);
+} if_mtu SEC(".maps");
+
 /* Flow open/close events: a few per connection, never per packet. 256 KiB
  * holds ~4600 events, several seconds of a connection storm between polls. */
 struct {
@@ -315,11 +329,54 @@ static __always_inline void flow_flags(struct flow_stats *f, const struct flow_k
 }
 
 /*
+ * How many segments an skb stands for on the wire. A GSO or GRO skb is
+ * several, each repeating the IP and TCP headers; gso_segs says how many,
+ * except where the kernel has not counted them yet: a packet handed up by
+ * a virtio-net or TAP device with a GSO header (SKB_GSO_DODGY) arrives
+ * with gso_size set and gso_segs 0 (virtio_net_hdr_to_skb(); the segments
+ * are counted when it is segmented, if ever). Then they follow from the
+ * payload and gso_size, as skb_gso_segment() would cut them.
+ */
+static __always_inline __u64 segments(const struct pkt *p, __u32 skb_len, __u32 gso_segs,
+				      __u32 gso_size)
+{
+	__u64 payload;
+
+	if (gso_segs > 1)
+		return gso_segs;
+	if (!gso_size || skb_len <= p->l2_len + p->hdr_len)
+		return 1;
+	payload = skb_len - p->l2_len - p->hdr_len;
+	return payload > gso_size ? (payload + gso_size - 1) / gso_size : 1;
+}
+
+/*
+ * An XDP frame carries no GSO metadata, yet generic XDP on a device that
+ * hands up GSO packets (a TAP device, virtio-net without native XDP) sees
+ * such a packet as one frame. Longer than its device's MTU, it stands for
+ * the segments a sender cutting at that MTU sends. No lookup below 1500
+ * bytes: an aggregate of two segments is shorter only behind an MTU under
+ * ~780 bytes.
+ */
+static __always_inline __u64 xdp_segments(const struct pkt *p, __u32 ifindex)
+{
+	__u32 *mtu, seg;
+
+	if (p->l3_len <= 1500)
+		return 1;
+	mtu = bpf_map_lookup_elem(&if_mtu, &ifindex);
+	if (!mtu || p->l3_len <= *mtu || *mtu <= p->hdr_len)
+		return 1;
+	seg = *mtu - p->hdr_len;
+	return (p->payload + seg - 1) / seg;
+}
+
+/*
  * segs and bytes describe what this call stands for on the wire: a GSO or
  * GRO skb is several packets, each repeating the IP and TCP headers.
  */
 static __always_inline void handle(void *data, void *data_end, __u32 ifindex, int dir,
-				   __u32 skb_len, __u32 gso_segs)
+				   __u32 skb_len, __u32 gso_segs, __u32 gso_size)
 {
 	struct flow_key key = {};
 	struct flow_stats *f;
@@ -354,14 +411,15 @@ static __always_inline void handle(void *data, void *data_end, __u32 ifindex, in
 	if (!f)
 		return;
 
-	segs = gso_segs > 1 ? gso_segs : 1;
 	if (skb_len) {
 		/* skb path: the skb length is right also for GSO and BIG TCP */
+		segs = segments(&p, skb_len, gso_segs, gso_size);
 		bytes = skb_len > p.l2_len ? skb_len - p.l2_len : 0;
-		bytes += (segs - 1) * p.hdr_len;
 	} else {
+		segs = xdp_segments(&p, ifindex);
 		bytes = p.l3_len;
 	}
+	bytes += (segs - 1) * p.hdr_len;
 	f->last_ns = now;
 	__sync_fetch_and_add(&f->packets[dir & 1], segs);
 	__sync_fetch_and_add(&f->bytes[dir & 1], bytes);
@@ -383,7 +441,7 @@ SEC("xdp")
 int tcpulse_xdp_in(struct xdp_md *ctx)
 {
 	handle((void *)(long)ctx->data, (void *)(long)ctx->data_end, ctx->ingress_ifindex,
-	       DIR_INGRESS, 0, 1);
+	       DIR_INGRESS, 0, 0, 0);
 	return XDP_PASS;
 }
 
@@ -391,7 +449,7 @@ SEC("tc")
 int tcpulse_tc_in(struct __sk_buff *skb)
 {
 	handle((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex, DIR_INGRESS,
-	       skb->len, skb->gso_segs);
+	       skb->len, skb->gso_segs, skb->gso_size);
 	return TCX_NEXT;
 }
 
@@ -399,7 +457,7 @@ SEC("tc")
 int tcpulse_tc_eg(struct __sk_buff *skb)
 {
 	handle((void *)(long)skb->data, (void *)(long)skb->data_end, skb->ifindex, DIR_EGRESS,
-	       skb->len, skb->gso_segs);
+	       skb->len, skb->gso_segs, skb->gso_size);
 	return TCX_NEXT;
 }
 

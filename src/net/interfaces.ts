@@ -6,6 +6,8 @@ export interface NetInterface {
   ifindex: number;
   /** ARPHRD_* from the kernel: 1 is Ethernet (veth, NICs, bridges), 772 loopback. */
   type: number;
+  /** Bytes of the largest IP packet the device sends or receives unsegmented. */
+  mtu: number;
 }
 
 /** Link types whose frames start with an Ethernet header, as the parser expects. */
@@ -41,7 +43,8 @@ export function listInterfaces(sysClassNet = '/sys/class/net'): NetInterface[] {
     try {
       const ifindex = Number(readFileSync(`${sysClassNet}/${name}/ifindex`, 'utf8'));
       const type = Number(readFileSync(`${sysClassNet}/${name}/type`, 'utf8'));
-      out.push({ name, ifindex, type });
+      const mtu = Number(readFileSync(`${sysClassNet}/${name}/mtu`, 'utf8'));
+      out.push({ name, ifindex, type, mtu });
     } catch {
       // gone between readdir and read: skip it
     }

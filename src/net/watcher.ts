@@ -58,6 +58,8 @@ export class InterfaceWatcher {
       if (!now || now.name !== a.iface.name) {
         this.probe.detach(a.iface.ifindex);
         this.events.detached++;
+      } else if (now.mtu !== a.iface.mtu) {
+        this.probe.setMtu(now);
       }
     }
     const attached = new Set(this.probe.attached().map((a) => a.iface.ifindex));

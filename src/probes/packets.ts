@@ -26,6 +26,12 @@ const ENOTSUPP = 524;
 
 export const PROGRAMS = { xdpIngress: 'tcpulse_xdp_in', tcIngress: 'tcpulse_tc_in', tcEgress: 'tcpulse_tc_eg' } as const;
 
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+};
+
 export interface Attachment {
   iface: NetInterface;
   links: Link[];
@@ -35,6 +41,7 @@ export class PacketProbe {
   readonly obj: BpfObject;
   readonly flows: BpfMap;
   private readonly stats: BpfMap;
+  private readonly ifMtu: BpfMap;
   private readonly nCpus = libbpf.num_possible_cpus();
   private readonly attachments = new Map<number, Attachment>();
   private ringbuf: RingBuffer | null = null;
@@ -71,6 +78,7 @@ export class PacketProbe {
     this.obj = obj;
     this.flows = obj.map('flows');
     this.stats = obj.map('stats');
+    this.ifMtu = obj.map('if_mtu');
   }
 
   /** qlog_events, for the socket probe to share, while qlog tracing is on. */
@@ -104,6 +112,7 @@ export class PacketProbe {
     const links: Link[] = [];
     try {
       if (this.config.ingressHook === 'xdp') {
+        this.setMtu(iface);
         links.push(attachXdp(this.obj.programFd(PROGRAMS.xdpIngress), iface.ifindex, iface.name, this.config.xdpMode));
       } else {
         links.push(this.attachTc(this.obj.programFd(PROGRAMS.tcIngress), iface, 'ingress'));
@@ -111,9 +120,10 @@ export class PacketProbe {
       links.push(this.attachTc(this.obj.programFd(PROGRAMS.tcEgress), iface, 'egress'));
     } catch (err) {
       for (const l of links) l.close();
+      this.ifMtu.delete(u32(iface.ifindex));
       throw err;
     }
-    const a = { iface, links };
+    const a = { iface: { ...iface }, links };
     this.attachments.set(iface.ifindex, a);
     this.log.info('attached', { interface: iface.name, ifindex: iface.ifindex, links: links.map((l) => l.description) });
     return a;
@@ -123,6 +133,7 @@ export class PacketProbe {
     const a = this.attachments.get(ifindex);
     if (!a) return;
     this.attachments.delete(ifindex);
+    this.ifMtu.delete(u32(ifindex));
     for (const l of a.links) {
       try {
         l.close();
@@ -135,6 +146,17 @@ export class PacketProbe {
 
   attached(): Attachment[] {
     return [...this.attachments.values()];
+  }
+
+  /**
+   * Tells the XDP program the MTU of iface (it counts a longer frame as
+   * the segments it stands for); called on attach and when the MTU of an
+   * attached interface changed.
+   */
+  setMtu(iface: NetInterface): void {
+    const a = this.attachments.get(iface.ifindex);
+    if (a) a.iface.mtu = iface.mtu;
+    if (this.config.ingressHook === 'xdp') this.ifMtu.update(u32(iface.ifindex), u32(iface.mtu));
   }
 
   /** The loaded programs: name and fd (owned by the object). */

@@ -26,8 +26,10 @@ export interface Running {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
 }
 
-export function start(cmd: string, args: string[]): Running {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts cmd; with stdin, its standard input is a pipe (proc.stdin) rather than nothing. */
+export function start(cmd: string, args: string[], opts: { stdin?: boolean } = {}): Running {
+  const proc = spawn(cmd, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  proc.stdin?.on('error', () => {}); // a child that exits before reading
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));

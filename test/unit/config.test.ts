@@ -84,7 +84,7 @@ describe('command line', () => {
 });
 
 describe('interface globs', () => {
-  const all = ['lo', 'eth0', 'eth1', 'veth12ab', 'cali3', 'lxc_health'].map((name, i) => ({ name, ifindex: i + 1, type: 1 }));
+  const all = ['lo', 'eth0', 'eth1', 'veth12ab', 'cali3', 'lxc_health'].map((name, i) => ({ name, ifindex: i + 1, type: 1, mtu: 1500 }));
   it('matches shell-style globs', () => {
     assert.deepEqual(matchInterfaces(['veth*', 'eth[01]'], all).map((i) => i.name), ['eth0', 'eth1', 'veth12ab']);
     assert.deepEqual(matchInterfaces(['lxc?health'], all).map((i) => i.name), ['lxc_health']);
