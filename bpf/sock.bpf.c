@@ -79,11 +79,12 @@ struct {
 	__type(value, __u64);
 } sock_stats SEC(".maps");
 
-/* Two or three events per connection (~150 bytes each): 1 MiB holds a
- * burst of ~3000 connections between two polls of the agent. */
+/* Per connection an opened event (~220 bytes) and a completion record
+ * (~1 KiB, the whole entry): 4 MiB hold a burst of ~3000 connections
+ * between two wake-ups of the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1024 * 1024);
+	__uint(max_entries, 4 * 1024 * 1024);
 } sock_events SEC(".maps");
 
 /* qlog: traced sockets, from established to closed (the entry goes with
@@ -235,6 +236,23 @@ static __always_inline void emit(__u32 type, const struct sock_key *k, const str
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* The completion record: the whole entry, so that the close counts even
+ * when the entry is overwritten before the agent reads the table. */
+static __always_inline void emit_closed(__u64 id, const struct sock_stats *st)
+{
+	struct sock_closed_event *ev = bpf_ringbuf_reserve(&sock_events, sizeof(*ev), 0);
+
+	if (!ev) {
+		sstat_inc(SSTAT_EVENTS_LOST);
+		return;
+	}
+	ev->type = SOCK_EV_CLOSED;
+	ev->_pad = 0;
+	ev->id = id;
+	__builtin_memcpy(&ev->st, st, sizeof(*st));
+	bpf_ringbuf_submit(ev, 0);
+}
+
 #include "sock_qlog.h"
 #include "sock_mptcp.h"
 
@@ -298,7 +316,7 @@ static __always_inline void on_state(struct sock *sk, int newstate)
 		if (scfg.qlog && st->s.qlog)
 			qlog_sock_end(sk, st, now);
 		if (flags & SOCK_F_ESTABLISHED)
-			emit(SOCK_EV_CLOSED, &st->key, &st->s, 0);
+			emit_closed(id, st);
 		if (st->s.mptcp_token)
 			subflow_closed(&st->key, st->s.mptcp_token, now);
 	}

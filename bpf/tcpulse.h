@@ -233,7 +233,8 @@ struct mptcp_conn {
 
 enum sock_event_type {
 	SOCK_EV_OPENED = 1,	  /* reached ESTABLISHED */
-	SOCK_EV_CLOSED = 2,	  /* an established socket reached CLOSE: the completion record */
+	SOCK_EV_CLOSED = 2,	  /* an established socket reached CLOSE: the completion record
+				   * (struct sock_closed_event) */
 	SOCK_EV_MPTCP_CLOSED = 3, /* the last subflow of an MPTCP connection closed */
 	SOCK_EV_RESET = 4,	  /* a RST sent just after the close (linger 0, unread
 				   * data): the CLOSED record's reason becomes rst */
@@ -244,6 +245,21 @@ struct sock_event {
 	__u32 subflows; /* SOCK_EV_MPTCP_CLOSED: subflows ever established */
 	struct sock_key key;
 	struct sock_summary s;
+};
+
+/*
+ * SOCK_EV_CLOSED: the socket's whole entry as it closed, histograms
+ * included. A socket's memory, and with it its socks key, often goes to
+ * the next connection within microseconds of the close; the agent reads
+ * the table once per interval, so a short connection would otherwise be
+ * overwritten before it was read. The agent counts a closed socket from
+ * this record and skips its entry in the table.
+ */
+struct sock_closed_event {
+	__u32 type; /* SOCK_EV_CLOSED */
+	__u32 _pad;
+	__u64 id; /* the socks key: struct sock * */
+	struct sock_stats st;
 };
 
 enum sock_stat {

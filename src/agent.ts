@@ -224,6 +224,7 @@ export class Agent {
       const reason = CloseReason[ev.s.closeReason] as string;
       if (CLOSE_REASONS.includes(reason as CloseReasonName)) s.closed[reason as CloseReasonName]++;
       if (subflow) s.subflowEvents.closed++;
+      if (ev.entry) this.socks?.finish(ev.entry.id, ev.entry.value, now);
     } else if (ev.type === SockEventType.mptcpClosed) {
       s.mptcpSubflows.set(ev.subflows, (s.mptcpSubflows.get(ev.subflows) ?? 0) + 1);
       s.mptcpSubflowsSum += ev.subflows;

@@ -82,6 +82,14 @@ export const SockEvent = struct('sock_event', {
   s: SockSummary,
 });
 
+/** SOCK_EV_CLOSED: the socket's whole table entry as it closed. */
+export const SockClosedEvent = struct('sock_closed_event', {
+  type: u32,
+  _pad: u32,
+  id: u64,
+  st: SockStats,
+});
+
 export const SockStat = [
   'probe_events', 'retransmit_events', 'state_events', 'created', 'create_error', 'events_lost',
   'qlog_traced', 'qlog_full', 'qlog_records', 'qlog_cut', 'qlog_lost',
@@ -175,11 +183,26 @@ export interface SockEventValue {
   subflows: number;
   key: SockKeyValue;
   s: SockSummaryValue;
+  /** SOCK_EV_CLOSED: the socks key and the whole entry (struct sock_stats) */
+  entry?: { id: Buffer; value: Buffer };
 }
 
 export function decodeSockEvent(buf: Buffer): SockEventValue {
+  const type = buf.readUInt32LE(SockEvent.offset('type'));
+  if (type === SockEventType.closed) {
+    const id = SockClosedEvent.offset('id');
+    const st = SockClosedEvent.offset('st');
+    const value = Buffer.from(buf.subarray(st, st + SockStats.size));
+    return {
+      type,
+      subflows: 0,
+      key: decodeSockKey(value, SockStats.offset('key')),
+      s: decodeSockSummary(value, SOCK_SUMMARY),
+      entry: { id: Buffer.from(buf.subarray(id, id + 8)), value },
+    };
+  }
   return {
-    type: buf.readUInt32LE(SockEvent.offset('type')),
+    type,
     subflows: buf.readUInt32LE(SockEvent.offset('subflows')),
     key: decodeSockKey(Buffer.from(buf.subarray(SockEvent.offset('key'), SockEvent.offset('key') + SockKey.size))),
     s: decodeSockSummary(buf, SockEvent.offset('s')),

@@ -34,6 +34,7 @@ export function flowKind(rollup: Rollup, labeler: Labeler, minRttWindowNs: numbe
     decode: (value) => decodeFlowStats(value, 0),
     lastNs: (v) => v.lastNs,
     closed: (v) => isClosed(v.flags),
+    finalEvent: () => false, // flow close events carry no counters: the table is read
     place: (key, v, nowNs) => {
       const k = decodeFlowKey(key);
       const p = labeler.place(k.saddr, k.sport, k.daddr, k.dport, serverPort(k, v.flags));

@@ -10,6 +10,13 @@
  *    the agent read its last values. The values read the round before are
  *    retired. (Evictions are counted from the kernel's creation counter,
  *    which also sees entries evicted before any read: see Agent.round.)
+ *  - finished by an event that carries its last value (a socket's
+ *    completion record): retired from that value, and skipped, then
+ *    deleted, when a round finds it still in the table. A key can be taken
+ *    by a new entry before a round read the old one's end, or any of it (a
+ *    socket's memory goes to the next connection): the event has it all. A
+ *    tracked entry seen replaced waits for its event (counted as last read
+ *    meanwhile) rather than retiring what was read of it.
  */
 import { readU64 } from '../bpf/codec.js';
 import type { BpfMap } from '../bpf/map.js';
@@ -28,6 +35,15 @@ export interface Placement {
 /** Entries younger than this are placed again when what is known of pods changes. */
 const REPLACE_WINDOW_NS = 60e9;
 
+/**
+ * How long a replaced entry waits for its final event: the event left the
+ * kernel before the entry that replaced it was made, so it is drained by
+ * the next round; longer means it was lost (ring buffer full).
+ */
+const AWAIT_FINAL_NS = 2e9;
+
+const awaitId = (id: string, firstNs: number) => `${id}/${firstNs}`;
+
 /** What a table's entries mean: the flow or socket specifics. */
 export interface EntryKind<V> {
   /** offset of the u64 creation time in a value: a new one means a new entry */
@@ -41,6 +57,8 @@ export interface EntryKind<V> {
   add(c: Counters, v: V, value: Buffer, flip: boolean): void;
   /** per round, for live entries: gauges (entries, min RTT) */
   observe(s: Series, v: V, flip: boolean): void;
+  /** whether the entry's last value will come as an event (finish) when it ends */
+  finalEvent(v: V): boolean;
 }
 
 interface Tracked<V> extends Placement {
@@ -68,6 +86,10 @@ export interface RoundStats {
 
 export class MapMirror<V> {
   private readonly entries = new Map<string, Tracked<V>>();
+  /** keys finished by an event, with the creation time of the entry that finished */
+  private readonly finished = new Map<string, number>();
+  /** entries replaced in the kernel whose final event is still to come, since when (ns) */
+  private readonly awaiting = new Map<string, { t: Tracked<V>; sinceNs: number }>();
   private roundNo = 0;
   /** Entries the agent removed (idle or closed), ever. */
   deletedTotal = 0;
@@ -105,13 +127,47 @@ export class MapMirror<V> {
     Object.assign(t, p);
   }
 
+  /**
+   * The last value of the entry at key, from an event: counted in its
+   * series' retired counters now, whether a round read the entry, saw it
+   * replaced, or never saw it; and never again from the table.
+   */
+  finish(key: Buffer, value: Buffer, nowNs: number): void {
+    const id = key.toString('latin1');
+    const firstNs = readU64(value, this.kind.firstNsOffset);
+    const decoded = this.kind.decode(value);
+    const t = this.entries.get(id);
+    const replaced = this.awaiting.get(awaitId(id, firstNs))?.t;
+    let at: Placement | null;
+    if (t && t.firstNs === firstNs) {
+      this.entries.delete(id);
+      at = t;
+    } else if (replaced) {
+      this.awaiting.delete(awaitId(id, firstNs));
+      at = replaced;
+    } else {
+      at = this.kind.place(key, decoded, nowNs);
+    }
+    if (at) {
+      this.kind.add(at.series.retired, decoded, value, at.flip);
+      at.series.lastActiveNs = nowNs;
+    }
+    if (t && t.firstNs < firstNs) {
+      // the entry this one replaced in the kernel, unseen by any round
+      this.retire(t);
+      this.entries.delete(id);
+    }
+    // the table holds this entry until a round deletes it (unless a newer one took the key)
+    if (!(t && t.firstNs > firstNs)) this.finished.set(id, firstNs);
+  }
+
   /** Reads the table; the series' current counters must have been reset. */
   round(nowNs: number): RoundStats {
     const t0 = performance.now();
     const round = ++this.roundNo;
     const gen = this.generation();
     const toDelete: Tracked<V>[] = [];
-    const untracked: Buffer[] = []; // not ready for a series and done: removed unread
+    const untracked: Buffer[] = []; // not ready for a series and done, or finished: removed unread
     let pending = 0;
     let vanished = 0;
     const ks = this.map.keySize;
@@ -122,10 +178,16 @@ export class MapMirror<V> {
       for (let i = 0; i < count; i++) {
         const id = keys.toString('latin1', i * ks, (i + 1) * ks);
         const firstNs = readU64(values, i * vs + kind.firstNsOffset);
+        if (this.finished.get(id) === firstNs) {
+          untracked.push(Buffer.from(keys.subarray(i * ks, (i + 1) * ks)));
+          continue;
+        }
         let t = this.entries.get(id);
         if (t && t.firstNs !== firstNs) {
-          // replaced by a new entry with the same key between two rounds
-          this.retire(t);
+          // replaced by a new entry with the same key between two rounds:
+          // its last value is on its way as an event, or it retires as read
+          if (kind.finalEvent(t.decoded)) this.awaiting.set(awaitId(id, t.firstNs), { t, sinceNs: nowNs });
+          else this.retire(t);
           vanished++;
           t = undefined;
         }
@@ -161,6 +223,14 @@ export class MapMirror<V> {
       }
     });
 
+    for (const [id, { t, sinceNs }] of this.awaiting) {
+      if (nowNs - sinceNs < AWAIT_FINAL_NS) {
+        kind.add(t.series.current, t.decoded, t.value, t.flip);
+        continue;
+      }
+      this.retire(t); // its event was lost
+      this.awaiting.delete(id);
+    }
     for (const [id, t] of this.entries) {
       if (t.round !== round) {
         this.retire(t);
@@ -175,6 +245,8 @@ export class MapMirror<V> {
       this.entries.delete(t.key.toString('latin1'));
     }
     for (const key of untracked) if (this.map.delete(key)) deleted++;
+    // finished keys were deleted above, or a new entry holds them: done either way
+    this.finished.clear();
     this.deletedTotal += deleted;
     return { entries: this.entries.size + pending, vanished, deleted, durationMs: performance.now() - t0 };
   }

@@ -52,6 +52,11 @@ export class SockKind implements EntryKind<SockEntry> {
     return (v.s.flags & SockFlag.closed) !== 0;
   }
 
+  /** An established socket's close sends its whole entry (SOCK_EV_CLOSED). */
+  finalEvent(v: SockEntry): boolean {
+    return (v.s.flags & SockFlag.established) !== 0;
+  }
+
   /** The series of a socket key with these flags and MPTCP token. */
   seriesOf(key: SockKeyValue, flags: number, token: number, nowNs: number): Series {
     return this.placeSock(key, flags, token, nowNs).series;

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   FlowEvent, FlowKey, FlowStats, RttStats, TcpulseCfg, TsState, HIST_BUCKETS, Stat,
-  SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockEvent, SockCfg, SockStat,
+  SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockEvent, SockClosedEvent, SockCfg, SockStat,
   QlogAddr, QlogPacket, QlogFlow, QlogSockRec, QlogSock, QLOG_TCP_MAX, QlogCfgFlag, QlogRecType,
 } from '../../src/bpf/layout.js';
 import type { StructDef } from '../../src/bpf/codec.js';
@@ -40,7 +40,7 @@ function assertSameLayout(def: StructDef, btf: BtfStruct | undefined): void {
 }
 
 const all = [
-  FlowKey, FlowStats, TsState, RttStats, FlowEvent, TcpulseCfg, SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockEvent, SockCfg,
+  FlowKey, FlowStats, TsState, RttStats, FlowEvent, TcpulseCfg, SockKey, SockSummary, SockStats, MptcpKey, MptcpConn, SockEvent, SockClosedEvent, SockCfg,
   QlogAddr, QlogPacket, QlogFlow, QlogSockRec, QlogSock,
 ];
 
