@@ -54,6 +54,8 @@ COPY --from=build /src/node_modules ./node_modules/
 COPY --from=build /src/bin ./bin/
 COPY --from=build /src/dist/src ./dist/src/
 COPY --from=build /src/bpf/*.bpf.o ./bpf/
+# the same programs for kernels before 5.12 (src/probes/objects.ts)
+COPY --from=build /src/bpf/compat/*.bpf.o ./bpf/compat/
 
 # /metrics, /healthz, /readyz (the chart runs the pod on the host network)
 EXPOSE 9983

@@ -255,7 +255,7 @@ static __always_inline void rtt_take(struct ts_state *st, const struct pkt *p, _
 		if (now - pend < cfg.ts_timeout_ns)
 			return;
 		/* expired: drop it once, whether or not a new one is taken now */
-		if (__sync_val_compare_and_swap(&st->pending_ns, pend, 0) == pend)
+		if (cmpxchg_u64(&st->pending_ns, pend, 0) == pend)
 			stat_inc(STAT_TS_EXPIRED);
 	}
 	if (st->last_take_ns && now - st->last_take_ns < cfg.rtt_rate_limit_ns)
@@ -275,7 +275,7 @@ static __always_inline void rtt_match(struct ts_state *st, struct rtt_stats *r, 
 		return;
 	if (p->tsecr == st->pending_tsval) {
 		/* claim the match so that a concurrent echo does not count twice */
-		if (__sync_val_compare_and_swap(&st->pending_ns, sent, 0) != sent)
+		if (cmpxchg_u64(&st->pending_ns, sent, 0) != sent)
 			return;
 		if (now - sent >= cfg.ts_timeout_ns) {
 			/* too late to trust: the echo may be for another packet */
@@ -286,7 +286,7 @@ static __always_inline void rtt_match(struct ts_state *st, struct rtt_stats *r, 
 		rtt_record(r, now - sent, now);
 	} else if ((__s32)(p->tsecr - st->pending_tsval) > 0) {
 		/* the peer echoes a later TSval: ours will never come back */
-		__sync_val_compare_and_swap(&st->pending_ns, sent, 0);
+		cmpxchg_u64(&st->pending_ns, sent, 0);
 		stat_inc(STAT_TS_EXPIRED);
 	}
 }
@@ -317,7 +317,7 @@ static __always_inline void flow_flags(struct flow_stats *f, const struct flow_k
 
 	if (!add || (f->flags & add) == add)
 		return;
-	old = __sync_fetch_and_or(&f->flags, add);
+	old = fetch_or_u32(&f->flags, add);
 	now_set = old | add;
 	/* one close event per flow: the first of RST or FIN both ways */
 	if ((old & FLOW_F_RST) || (old & FLOW_F_FIN_BOTH) == FLOW_F_FIN_BOTH)

@@ -368,7 +368,7 @@ static __always_inline void on_reset(struct sock *sk, __u32 flag)
 	st = bpf_map_lookup_elem(&socks, &id);
 	if (!st)
 		return;
-	old = __sync_fetch_and_or(&st->s.flags, flag);
+	old = fetch_or_u32(&st->s.flags, flag);
 	/* tcp_disconnect() and tcp_close() set TCP_CLOSE first and send the RST
 	 * right after: correct the record that already left */
 	if ((old & SOCK_F_CLOSED) && st->s.close_reason != CLOSE_RST) {

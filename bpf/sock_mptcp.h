@@ -58,7 +58,7 @@ static __always_inline void subflow_closed(const struct sock_key *k, __u32 token
 
 	if (!c || c->open == 0)
 		return;
-	if (__sync_sub_and_fetch(&c->open, 1) != 0)
+	if (dec_and_read_u32(&c->open) != 0)
 		return;
 	sum.start_ns = c->start_ns;
 	sum.end_ns = now;

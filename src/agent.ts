@@ -5,12 +5,12 @@
  * Every round catches, counts and logs its own errors; the loop never dies.
  */
 import type { Server } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { projectRoot } from './paths.js';
+import { release } from 'node:os';
+import { version } from './paths.js';
 import type { Config } from './config.js';
 import { CloseReason, FlowEventType, SockEventType, SockFlag, type FlowEventValue, type SockEventValue } from './bpf/layout.js';
 import { PacketProbe } from './probes/packets.js';
+import { chooseObjects, requireKernelBtf, type ObjectBuild } from './probes/objects.js';
 import { SocketProbe, type MptcpConnValue } from './probes/sockets.js';
 import { isGlob } from './net/interfaces.js';
 import { InterfaceWatcher, resolveInterfaces } from './net/watcher.js';
@@ -21,17 +21,16 @@ import { SockKind } from './flows/socktable.js';
 import { CLOSE_REASONS, type CloseReasonName } from './flows/series.js';
 import { addressToString } from './flows/address.js';
 import { PrometheusExporter } from './export/prometheus.js';
-import { Enricher } from './k8s/enricher.js';
+import type { Enricher } from './k8s/enricher.js';
 import { Labeler } from './k8s/labels.js';
 import { enableRunTimeStats, programStats } from './bpf/progstats.js';
 import { ConnectionLog, monoToWallMs } from './export/connlog.js';
-import { OtlpExporter, otlpEndpoint } from './export/otlp/exporter.js';
-import { QlogTracer } from './export/qlog.js';
+import type { OtlpExporter } from './export/otlp/exporter.js';
+import { otlpEndpoint } from './export/otlp/endpoint.js';
+import type { QlogTracer } from './export/qlog.js';
 import { startServer } from './export/server.js';
 import type { ProbeStatus, Snapshot } from './snapshot.js';
 import type { Logger } from './log.js';
-
-export const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 const monoNs = () => Number(process.hrtime.bigint());
 /** The kernel's CLOCK_MONOTONIC ns as wall-clock ms. */
@@ -90,6 +89,7 @@ export class Agent {
     private readonly packets: PacketProbe,
     private readonly sockets: SocketProbe | null,
     private readonly enricher: Enricher | null,
+    build: ObjectBuild,
   ) {
     const k = config.kubernetes;
     this.labeler = new Labeler(
@@ -105,24 +105,34 @@ export class Agent {
       firstKey: (token, netns) => this.mptcp.find((c) => c.token === token && c.netns === netns)?.first,
     });
     this.socks = sockets?.socks ? (new MapMirror(sockets.socks, this.sockKind, timeouts, generation) as MapMirror<unknown>) : null;
-    this.prom = new PrometheusExporter({ localRtt: config.rtt.localSide, buckets: config.rtt.buckets, version });
+    this.prom = new PrometheusExporter({ localRtt: config.rtt.localSide, buckets: config.rtt.buckets, version, kernel: release(), bpfObjects: build });
   }
 
   static async start(config: Config, log: Logger): Promise<Agent> {
     const ifaces = resolveInterfaces(config.interfaces, log);
-    const packets = new PacketProbe(config, log);
+    requireKernelBtf();
+    const build = chooseObjects();
+    if (build === 'compat') {
+      log.info('BPF objects for kernels before 5.12 (no atomics that return a value): two CPUs updating one flow at once may lose a flag', { kernel: release() });
+    }
+    const packets = new PacketProbe(config, log, build);
     let sockets: SocketProbe | null = null;
     let enricher: Enricher | null = null;
     let agent: Agent | null = null;
     try {
-      if (config.sockets.enabled) sockets = new SocketProbe(config, log, packets.qlogRing());
+      if (config.sockets.enabled) sockets = new SocketProbe(config, log, build, packets.qlogRing());
+      // modules of optional features load only when the feature is on
       if (config.kubernetes.enabled) {
+        const { Enricher } = await import('./k8s/enricher.js');
         enricher = new Enricher({ apiServer: config.kubernetes.apiServer, log: log.child({ component: 'kubernetes' }) });
         enricher.start();
       }
-      agent = new Agent(config, log, packets, sockets, enricher);
+      agent = new Agent(config, log, packets, sockets, enricher, build);
       const otlpTarget = otlpEndpoint(config);
-      if (otlpTarget) agent.otlp = new OtlpExporter(config, otlpTarget, version, log.child({ component: 'otlp' }), toWallMs);
+      if (otlpTarget) {
+        const { OtlpExporter } = await import('./export/otlp/exporter.js');
+        agent.otlp = new OtlpExporter(config, otlpTarget, version, log.child({ component: 'otlp' }), toWallMs);
+      }
       if (config.bpfStats) {
         try {
           agent.bpfStats = enableRunTimeStats();
@@ -136,7 +146,10 @@ export class Agent {
         );
       }
       // ---- qlog: its own ring and timer; nothing in the rounds ----
-      if (config.qlog.dir) agent.qlog = QlogTracer.fromProbes(config, packets, sockets, enricher?.index ?? null, log.child({ component: 'qlog' }), toWallMs);
+      if (config.qlog.dir) {
+        const { QlogTracer } = await import('./export/qlog.js');
+        agent.qlog = QlogTracer.fromProbes(config, packets, sockets, enricher?.index ?? null, log.child({ component: 'qlog' }), toWallMs);
+      }
       // ---- end qlog ----
       for (const i of ifaces) agent.interfaces.attach(i);
       if (packets.attached().length === 0 && ifaces.length > 0) throw new Error('could not attach to any interface');

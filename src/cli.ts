@@ -1,12 +1,13 @@
 /**
  * The tcpulse command. Bad input: one line on stderr, exit 2, nothing
- * attached. SIGINT/SIGTERM: detach everything, exit 0.
+ * attached; a kernel that cannot run it (no BTF): one line, exit 3.
+ * SIGINT/SIGTERM: detach everything, exit 0.
  */
-import { Agent, version } from './agent.js';
+import type { Agent } from './agent.js';
 import { parseCli, usage } from './flags.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, KernelError } from './errors.js';
 import { createLogger } from './log.js';
-import { routeLibbpfLogs } from './bpf/liblog.js';
+import { version } from './paths.js';
 
 async function main(): Promise<number> {
   let cli;
@@ -29,14 +30,16 @@ async function main(): Promise<number> {
   }
   const config = cli.config;
   const log = createLogger(config.logLevel);
-  routeLibbpfLogs(log);
   let agent: Agent;
   try {
+    // the agent's modules (libbpf through FFI among them) load only to run it
+    const [{ Agent }, { routeLibbpfLogs }] = await Promise.all([import('./agent.js'), import('./bpf/liblog.js')]);
+    routeLibbpfLogs(log);
     agent = await Agent.start(config, log);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof KernelError) {
       process.stderr.write(`tcpulse: ${err.message}\n`);
-      return 2;
+      return err instanceof ConfigError ? 2 : 3;
     }
     log.error('start failed', { error: err });
     return 1;

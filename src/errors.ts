@@ -18,6 +18,14 @@ export class ConfigError extends TcpulseError {
   }
 }
 
+/** This kernel cannot run the agent (no BTF, say): the process exits 3, nothing loaded. */
+export class KernelError extends TcpulseError {
+  constructor(message: string) {
+    super('TCPULSE_ERR_KERNEL', message);
+    this.name = 'KernelError';
+  }
+}
+
 const errnoNames = new Map<number, string>(
   Object.entries(constants.errno).map(([name, num]) => [num as number, name]),
 );

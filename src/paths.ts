@@ -1,4 +1,4 @@
-/** Where the checkout (or the installed package) lives, from src/ or dist/src/. */
+/** Where the checkout (or the installed package) lives, from src/ or dist/src/, and its version. */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,3 +23,6 @@ function findRoot(): string {
 }
 
 export const projectRoot = findRoot();
+
+/** The package's version (package.json). */
+export const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;

@@ -95,6 +95,9 @@ export const libbpf = {
     autoload: boolean,
   ) => number,
   program_attach: lib.func('bpf_link *bpf_program__attach(bpf_program *prog)') as (prog: Ptr) => Ptr | null,
+  prog_load: lib.func(
+    'int bpf_prog_load(int prog_type, const char *name, const char *license, const void *insns, size_t insn_cnt, const void *opts)',
+  ) as (progType: number, name: string, license: string, insns: Buffer, insnCnt: number, opts: null) => number,
   link_destroy: lib.func('int bpf_link__destroy(bpf_link *link)') as (link: Ptr) => number,
   link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const void *opts)') as (
     progFd: number,

@@ -63,6 +63,9 @@ export interface PrometheusOptions {
   localRtt: boolean;
   buckets: BucketResolution;
   version: string;
+  /** The kernel release and which build of the BPF objects it loaded (src/probes/objects.ts). */
+  kernel: string;
+  bpfObjects: string;
 }
 
 export class PrometheusExporter {
@@ -149,7 +152,9 @@ export class PrometheusExporter {
     k8s('tcpulse_kubernetes_watch_expired_total', 'Watches that ended with 410 Gone.', 'counter', (s) => s.expired);
     k8s('tcpulse_kubernetes_errors_total', 'Failed lists and watches (retried with backoff).', 'counter', (s) => s.errors);
     single('tcpulse_kubernetes_pods', 'Pods known (deleted ones within their grace included).', 'gauge', (s) => s.kubernetes?.pods ?? 0);
-    add('tcpulse_build_info', 'Build information.', 'gauge', () => [{ labels: { version: opts.version }, value: 1 }]);
+    add('tcpulse_build_info', 'Build information: version, kernel release, build of the BPF objects (current, or compat for kernels before 5.12).', 'gauge', () => [
+      { labels: { version: opts.version, kernel: opts.kernel, bpf_objects: opts.bpfObjects }, value: 1 },
+    ]);
 
     this.scrapeDuration = new client.Histogram({
       name: 'tcpulse_scrape_duration_seconds',

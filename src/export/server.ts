@@ -1,6 +1,9 @@
-/** HTTP: /metrics, /healthz (the process serves), /readyz (probes attached, a round done). */
-import express from 'express';
-import type { Server } from 'node:http';
+/**
+ * HTTP: /metrics, /healthz (the process serves), /readyz (probes attached,
+ * a round done). node:http alone: four fixed routes need no framework, and
+ * the agent starts without loading one.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { PrometheusExporter } from './prometheus.js';
 
@@ -8,37 +11,41 @@ export interface Health {
   ready(): { ok: boolean; reason?: string };
 }
 
-export function startServer(
-  host: string,
-  port: number,
-  prom: PrometheusExporter,
-  health: Health,
-  log: Logger,
-): Promise<Server> {
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/metrics', async (_req, res) => {
-    try {
-      const body = await prom.render();
-      res.set('Content-Type', prom.contentType).send(body);
-    } catch (err) {
-      log.error('rendering /metrics failed', { error: err });
-      res.status(500).type('text/plain').send('rendering metrics failed\n');
+const INDEX = '<html><body><h1>tcpulse</h1><a href="/metrics">/metrics</a></body></html>\n';
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) }).end(body);
+}
+
+export function startServer(host: string, port: number, prom: PrometheusExporter, health: Health, log: Logger): Promise<Server> {
+  const routes: Record<string, (res: ServerResponse) => void | Promise<void>> = {
+    '/metrics': async (res) => {
+      try {
+        send(res, 200, prom.contentType, await prom.render());
+      } catch (err) {
+        log.error('rendering /metrics failed', { error: err });
+        send(res, 500, 'text/plain; charset=utf-8', 'rendering metrics failed\n');
+      }
+    },
+    '/healthz': (res) => send(res, 200, 'text/plain; charset=utf-8', 'ok\n'),
+    '/readyz': (res) => {
+      const r = health.ready();
+      send(res, r.ok ? 200 : 503, 'text/plain; charset=utf-8', r.ok ? 'ready\n' : `not ready: ${r.reason}\n`);
+    },
+    '/': (res) => send(res, 200, 'text/html; charset=utf-8', INDEX),
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const route = routes[new URL(req.url ?? '/', 'http://agent').pathname];
+    if (!route) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return send(res, 405, 'text/plain; charset=utf-8', 'GET only\n');
     }
-  });
-  app.get('/healthz', (_req, res) => {
-    res.type('text/plain').send('ok\n');
-  });
-  app.get('/readyz', (_req, res) => {
-    const r = health.ready();
-    res.status(r.ok ? 200 : 503).type('text/plain').send(r.ok ? 'ready\n' : `not ready: ${r.reason}\n`);
-  });
-  app.get('/', (_req, res) => {
-    res.type('text/html').send('<html><body><h1>tcpulse</h1><a href="/metrics">/metrics</a></body></html>\n');
+    void route(res);
   });
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
     server.once('listening', () => resolve(server));
     server.once('error', reject);
+    server.listen(port, host);
   });
 }

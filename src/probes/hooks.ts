@@ -29,7 +29,8 @@ export interface Choice {
   tried: { candidate: Candidate; outcome: Outcome }[];
 }
 
-const families: HookFamily[] = ['tp_btf', 'raw_tp', 'kprobe'];
+/** Best first. */
+export const FAMILIES: readonly HookFamily[] = ['tp_btf', 'raw_tp', 'kprobe'];
 
 /** The socket signals and their programs in bpf/sock.bpf.c, best first. */
 export const SOCKET_SIGNALS: Signal[] = [
@@ -40,7 +41,7 @@ export const SOCKET_SIGNALS: Signal[] = [
   { name: 'tcp_receive_reset', base: 'ts_rstrx' },
 ].map(({ name, base }) => ({
   name,
-  candidates: families.map((family) => ({ family, program: `${base}_${family === 'tp_btf' ? 'btf' : family === 'raw_tp' ? 'raw' : 'kp'}` })),
+  candidates: FAMILIES.map((family) => ({ family, program: `${base}_${family === 'tp_btf' ? 'btf' : family === 'raw_tp' ? 'raw' : 'kp'}` })),
 }));
 
 /** errno values by which a kernel says "not here" rather than "failed". */
@@ -65,7 +66,7 @@ export function classify(err: unknown): Outcome {
 export function chooseHooks(
   signals: Signal[],
   tryCandidate: (c: Candidate) => Outcome,
-  allowed: readonly HookFamily[] = families,
+  allowed: readonly HookFamily[] = FAMILIES,
 ): Choice[] {
   return signals.map((s) => {
     const tried: Choice['tried'] = [];

@@ -4,7 +4,6 @@
  * agent its maps. It owns the object, the links and the ring buffer;
  * close() detaches everything it attached.
  */
-import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { BpfError } from '../errors.js';
 import { decodeFlowEvent, encodeCfg, Stat, type FlowEventValue, type StatName } from '../bpf/layout.js';
@@ -18,6 +17,7 @@ import { attachTcx, type TcDirection } from '../bpf/links/tcx.js';
 import { ClsactLink } from '../bpf/links/clsact.js';
 import type { NetInterface } from '../net/interfaces.js';
 import type { Logger } from '../log.js';
+import { objectPath, type ObjectBuild } from './objects.js';
 import { qlogFlags, sizeQlogMaps } from './qlog.js';
 
 const EINVAL = 22;
@@ -51,10 +51,11 @@ export class PacketProbe {
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
+    build: ObjectBuild = 'current',
   ) {
     this.tcMethod = config.tcAttach === 'auto' ? null : config.tcAttach;
     const qlog = qlogFlags(config.qlog); // validates the qlog filter before anything loads
-    const obj = BpfObject.open(join(config.bpfDir, 'packet.bpf.o'));
+    const obj = BpfObject.open(objectPath(config.bpfDir, 'packet.bpf.o', build));
     try {
       obj.setRodata(
         encodeCfg({

@@ -1,10 +1,9 @@
 /**
  * The socket probe: finds which hook family serves each socket signal on
- * this kernel (probes.ts), loads bpf/sock.bpf.o with the chosen programs,
+ * this kernel (hooks.ts), loads bpf/sock.bpf.o with the chosen programs,
  * attaches them and gives the agent its maps and events. It owns the
  * object, links and ring buffer; close() detaches everything.
  */
-import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { decodeSockEvent, decodeSockKey, encodeSockCfg, MptcpConn, SockStat, type SockEventValue, type SockKeyValue, type SockStatName } from '../bpf/layout.js';
 import { readU64 } from '../bpf/codec.js';
@@ -14,7 +13,8 @@ import type { BpfMap } from '../bpf/map.js';
 import { RingBuffer } from '../bpf/ringbuf.js';
 import type { Link } from '../bpf/links/link.js';
 import type { Logger } from '../log.js';
-import { chooseHooks, classify, SOCKET_SIGNALS, type Candidate, type Choice, type Outcome } from './hooks.js';
+import { chooseHooks, classify, FAMILIES, SOCKET_SIGNALS, type Candidate, type Choice, type Outcome } from './hooks.js';
+import { objectPath, type ObjectBuild } from './objects.js';
 import { qlogFlags, sizeQlogMaps } from './qlog.js';
 
 const ALL_PROGRAMS = SOCKET_SIGNALS.flatMap((s) => s.candidates.map((c) => c.program));
@@ -42,10 +42,18 @@ export class SocketProbe {
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
+    build: ObjectBuild = 'current',
     private readonly qlogRing: BpfMap | null = null,
   ) {
-    const path = join(config.bpfDir, 'sock.bpf.o');
-    this.choices = chooseHooks(SOCKET_SIGNALS, (c) => this.tryCandidate(path, c), config.sockets.hooks);
+    const path = objectPath(config.bpfDir, 'sock.bpf.o', build);
+    let loaded = this.wholeFamily(path);
+    if (loaded) {
+      this.choices = loaded.choices;
+    } else {
+      this.choices = chooseHooks(SOCKET_SIGNALS, (c) => this.tryCandidate(path, c), config.sockets.hooks);
+      const chosen = this.choices.flatMap((c) => (c.chosen ? [c.chosen.program] : []));
+      if (chosen.length > 0) loaded = { ...this.loadAttached(path, chosen), choices: this.choices };
+    }
     for (const ch of this.choices) {
       for (const t of ch.tried) {
         const fields = { signal: ch.signal, hook: t.candidate.family, reason: 'reason' in t.outcome ? t.outcome.reason : undefined };
@@ -55,23 +63,45 @@ export class SocketProbe {
       if (ch.chosen) log.info('socket signal', { signal: ch.signal, hook: ch.chosen.family });
       else log.warn('socket signal disabled: no hook works on this kernel', { signal: ch.signal });
     }
-    const chosen = this.choices.flatMap((c) => (c.chosen ? [c.chosen.program] : []));
-    if (chosen.length === 0) {
-      this.obj = this.socks = this.mptcpMap = this.stats = null;
-      return;
-    }
-    const obj = this.open(path, chosen, config.sockets.tableSize, true);
+    const obj = loaded?.obj ?? null;
+    this.links.push(...(loaded?.links ?? []));
+    this.obj = obj;
+    this.socks = obj?.map('socks') ?? null;
+    this.mptcpMap = obj?.map('mptcp_conns') ?? null;
+    this.stats = obj?.map('sock_stats') ?? null;
+  }
+
+  /** The final object with programs loaded and attached; nothing stays if one fails. */
+  private loadAttached(path: string, programs: string[]): { obj: BpfObject; links: Link[] } {
+    const obj = this.open(path, programs, this.config.sockets.tableSize, true);
+    const links: Link[] = [];
     try {
-      for (const p of chosen) this.links.push(obj.attach(p));
+      for (const p of programs) links.push(obj.attach(p));
     } catch (err) {
-      this.closeLinks();
+      for (const l of links) l.close();
       obj.close();
       throw err;
     }
-    this.obj = obj;
-    this.socks = obj.map('socks');
-    this.mptcpMap = obj.map('mptcp_conns');
-    this.stats = obj.map('sock_stats');
+    return { obj, links };
+  }
+
+  /**
+   * The common case in one load: the preferred family serves every signal,
+   * its programs loaded and attached together in the final object. If any
+   * fails, nothing stays and each signal is probed on its own (chooseHooks),
+   * which also tells why.
+   */
+  private wholeFamily(path: string): { obj: BpfObject; links: Link[]; choices: Choice[] } | null {
+    const family = FAMILIES.find((f) => this.config.sockets.hooks.includes(f));
+    if (!family) return null;
+    const picks = SOCKET_SIGNALS.map((sig) => ({ signal: sig.name, candidate: sig.candidates.find((c) => c.family === family)! }));
+    try {
+      const loaded = this.loadAttached(path, picks.map((p) => p.candidate.program));
+      const supported = { status: 'supported' as const };
+      return { ...loaded, choices: picks.map((p) => ({ signal: p.signal, chosen: p.candidate, tried: [{ candidate: p.candidate, outcome: supported }] })) };
+    } catch {
+      return null;
+    }
   }
 
   private open(path: string, programs: string[], tableSize: number, final = false): BpfObject {

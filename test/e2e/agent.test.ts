@@ -194,4 +194,14 @@ describe('bad input', () => {
     // programs other agents on this machine load meanwhile are held by them
     assert.deepEqual((await orphanProgIds()).filter((id) => !before.has(id)), []);
   });
+
+  it('on a kernel without BTF exits 3 with one line, before loading anything', async () => {
+    const before = new Set(await orphanProgIds(0));
+    // a mount namespace of its own where the kernel's BTF is not to be found
+    const script = `mount -t tmpfs none /sys/kernel/btf && exec "$0" --import tsx "$1" --interface lo --listen 127.0.0.1:0`;
+    const r = await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath, join(projectRoot, 'src/cli.ts')], { allowFail: true });
+    assert.equal(r.code, 3, r.stderr);
+    assert.deepEqual(r.stderr.trim().split('\n'), ['tcpulse: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): tcpulse needs a kernel built with CONFIG_DEBUG_INFO_BTF (most distributions since 5.4)']);
+    assert.deepEqual((await orphanProgIds()).filter((id) => !before.has(id)), []);
+  });
 });

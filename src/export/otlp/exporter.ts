@@ -27,18 +27,11 @@ import type { Snapshot } from '../../snapshot.js';
 import { bucketPlan } from '../prometheus.js';
 import { boundsOf, SnapshotProducer } from './metrics.js';
 import { emitSpan, sample, type SampleReason, type SubflowEvent } from './spans.js';
+import type { OtlpTarget } from './endpoint.js';
 
 export interface OtlpStats {
   metricExports: { ok: number; failed: number };
   spans: { exported: number; failed: number; dropped: number; sampledOut: number; kept: Record<string, number> };
-}
-
-export function otlpEndpoint(config: Config): { endpoint: string; protocol: 'http/protobuf' | 'grpc' } | null {
-  const endpoint = config.otlp.endpoint || process.env.OTEL_EXPORTER_OTLP_ENDPOINT || '';
-  if (!endpoint) return null;
-  const env = process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
-  const protocol = config.otlp.protocol || (env === 'grpc' ? 'grpc' : 'http/protobuf');
-  return { endpoint: endpoint.replace(/\/+$/, ''), protocol };
 }
 
 export class OtlpExporter {
@@ -55,7 +48,7 @@ export class OtlpExporter {
 
   constructor(
     private readonly config: Config,
-    target: { endpoint: string; protocol: 'http/protobuf' | 'grpc' },
+    target: OtlpTarget,
     version: string,
     private readonly log: Logger,
     toWallMs: (monoNs: number) => number,
