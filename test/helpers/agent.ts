@@ -1,7 +1,7 @@
 /** Runs the real agent (src/cli.ts through tsx) inside a namespace and scrapes it there. */
 import { projectRoot } from '../../src/paths.js';
 import { join } from 'node:path';
-import { sleep, start, type Running } from './exec.js';
+import { sleep, start, TIME_SCALE, type Running } from './exec.js';
 import type { Lab } from './netns.js';
 
 /** What the agent runner needs of a lab: running commands in its namespaces. */
@@ -22,7 +22,7 @@ export class AgentProc {
       '--import', 'tsx', join(projectRoot, 'src/cli.ts'), '--listen', `127.0.0.1:${AGENT_PORT}`, ...args,
     ]);
     const a = new AgentProc(lab, ns, start(cmd, argv));
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 20_000 * TIME_SCALE;
     while (Date.now() < deadline) {
       if (a.proc.proc.exitCode !== null) throw new Error(`agent exited ${a.proc.proc.exitCode}: ${a.proc.stderr()}`);
       const r = await lab.exec(ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${AGENT_PORT}/readyz`], { allowFail: true });
@@ -48,7 +48,7 @@ export class AgentProc {
    * waits for what it expects rather than for a fixed time. Throws with
    * what after ms.
    */
-  async scrapeUntil(what: string, done: (m: Sample[]) => boolean, ms = 10_000): Promise<Sample[]> {
+  async scrapeUntil(what: string, done: (m: Sample[]) => boolean, ms = 10_000 * TIME_SCALE): Promise<Sample[]> {
     const deadline = Date.now() + ms;
     for (;;) {
       const m = await this.scrape();
@@ -63,7 +63,7 @@ export class AgentProc {
    * apart (more than the agent's interval, so that it read the kernel in
    * between): the agent has caught up with traffic that has ended.
    */
-  async scrapeSettled(name: string, labels: Record<string, string>, gapMs: number, ms = 15_000): Promise<Sample[]> {
+  async scrapeSettled(name: string, labels: Record<string, string>, gapMs: number, ms = 15_000 * TIME_SCALE): Promise<Sample[]> {
     const deadline = Date.now() + ms;
     const value = (m: Sample[]) => pick(m, name, labels)[0]?.value;
     let m = await this.scrape();

@@ -28,7 +28,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { procNetCounters } from './drop.js';
-import { run, sleep } from './exec.js';
+import { run, sleep, TIME_SCALE } from './exec.js';
 import { nsArgv, nsExec, sweepStaleNamespaces } from './netns.js';
 
 // ---- python3 programs ----
@@ -285,7 +285,7 @@ class JsonLines {
     }
   }
 
-  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<number | string> {
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000 * TIME_SCALE): Promise<number | string> {
     const p = this.proc;
     if (p.exitCode === null && p.signalCode === null) {
       p.kill(signal);
@@ -327,11 +327,11 @@ export class MptcpClient {
 
   /** The snapshot taken when the subflows were up, before sending. */
   ready(): Promise<ClientSnapshot> {
-    return this.p.waitFor('ready', 30_000) as unknown as Promise<ClientSnapshot>;
+    return this.p.waitFor('ready', 30_000 * TIME_SCALE) as unknown as Promise<ClientSnapshot>;
   }
 
   /** The snapshot taken after sending everything and the server acknowledging it (MPTCP data ACK). */
-  sent(timeoutMs = 60_000): Promise<ClientSnapshot> {
+  sent(timeoutMs = 60_000 * TIME_SCALE): Promise<ClientSnapshot> {
     return this.p.waitFor('sent', timeoutMs) as unknown as Promise<ClientSnapshot>;
   }
 
@@ -341,7 +341,7 @@ export class MptcpClient {
   }
 
   /** Resolves with the last snapshot before the client shut down, once the connection is closed on both sides. */
-  async closed(timeoutMs = 60_000): Promise<ClientSnapshot> {
+  async closed(timeoutMs = 60_000 * TIME_SCALE): Promise<ClientSnapshot> {
     await this.p.waitFor('closed', timeoutMs);
     const code = await this.p.exited;
     if (code !== 0) throw new Error(`mptcp client exited ${code}: ${this.p.stderr}`);
@@ -443,7 +443,7 @@ export class MptcpLab {
   /** An MPTCP server in B on 0.0.0.0:port that reads and discards, closing when the client does. */
   async startServer(port: number): Promise<MptcpServer> {
     const p = this.spawnPy(this.nsB, serverPy, [String(port)]);
-    await p.waitFor('listening', 10_000);
+    await p.waitFor('listening', 10_000 * TIME_SCALE);
     return new MptcpServer(p, port);
   }
 
@@ -459,7 +459,7 @@ export class MptcpLab {
       String(bytes),
       String(opts.holdMs ?? 0),
       String(opts.waitSubflows ?? 2),
-      String(opts.waitMs ?? 5000),
+      String(opts.waitMs ?? 5000 * TIME_SCALE),
     ]);
     const c = new MptcpClient(p);
     await c.ready();

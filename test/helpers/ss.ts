@@ -1,4 +1,5 @@
 /** The kernel's own view of TCP sockets, from `ss -tin`, for comparison. */
+import { TIME_SCALE } from './exec.js';
 import type { Lab } from './netns.js';
 
 export interface SockInfo {
@@ -54,13 +55,13 @@ export function parseSs(text: string): SockInfo[] {
 }
 
 /** Established sockets in ns whose peer port is port. */
-export async function ssPeerPort(lab: Lab, ns: string, port: number): Promise<SockInfo[]> {
+export async function ssPeerPort(lab: Pick<Lab, 'exec'>, ns: string, port: number): Promise<SockInfo[]> {
   const r = await lab.exec(ns, 'ss', ['-tinH', 'state', 'established', `( dport = :${port} )`]);
   return parseSs(r.stdout);
 }
 
 /** Resolves once something in ns listens on TCP port (a server started in the background is ready). */
-export async function listening(lab: Pick<Lab, 'exec'>, ns: string, port: number, ms = 10_000): Promise<void> {
+export async function listening(lab: Pick<Lab, 'exec'>, ns: string, port: number, ms = 10_000 * TIME_SCALE): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await lab.exec(ns, 'ss', ['-tlnH', `( sport = :${port} )`])).stdout.trim()) {
     if (Date.now() > deadline) throw new Error(`nothing listens on :${port} in ${ns}`);

@@ -3,7 +3,7 @@
  * connections open, and a client that sends exactly n bytes and then waits,
  * so that the kernel's socket counters can be read while nothing moves.
  */
-import { start, waitForOutput, type Running } from './exec.js';
+import { start, TIME_SCALE, waitForOutput, type Running } from './exec.js';
 import type { LabLike as Lab } from './agent.js';
 
 const sinkJs = `const net=require('net');const srv=net.createServer(s=>{s.on('data',()=>{});s.on('error',()=>{})});srv.listen(+process.argv[1],()=>console.log('listening'));`;
@@ -21,7 +21,7 @@ export async function startSink(lab: Lab, ns: string, port: number): Promise<Run
 export async function sendBytes(lab: Lab, ns: string, host: string, port: number, n: number): Promise<Running> {
   const [cmd, args] = lab.argv(ns, process.execPath, ['-e', sendJs, host, String(port), String(n)]);
   const r = start(cmd, args);
-  await waitForOutput(r, 'sent', 30_000);
+  await waitForOutput(r, 'sent', 30_000 * TIME_SCALE);
   return r;
 }
 
@@ -37,6 +37,6 @@ function one(i){return new Promise(r=>{const s=net.connect(+ports[i%ports.length
 export async function burst(lab: Lab, ns: string, host: string, n: number, ports: number[], opts: { bytes?: number; reset?: boolean } = {}): Promise<Running> {
   const [cmd, args] = lab.argv(ns, process.execPath, ['-e', burstJs, host, String(n), String(opts.bytes ?? 2048), opts.reset ? '1' : '0', ...ports.map(String)]);
   const r = start(cmd, args);
-  await waitForOutput(r, 'done', 120_000);
+  await waitForOutput(r, 'done', 120_000 * TIME_SCALE);
   return r;
 }
