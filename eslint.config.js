@@ -6,7 +6,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/**', '.tools/**'] },
+  { ignores: ['dist/**', '.tools/**', '.dependency-cruiser.cjs'] },
 
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

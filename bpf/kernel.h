@@ -71,6 +71,7 @@ struct tcp_sock {
 	__u32 rcv_wnd;
 	__u32 mss_cache;
 	__u32 total_retrans;
+	__u32 delivered;
 	__u64 bytes_sent;
 	__u64 bytes_acked;
 	__u64 bytes_received;

@@ -171,54 +171,7 @@ static __always_inline struct sock_stats *sock_get(struct sock *sk, __u64 now, _
 	return s;
 }
 
-/* The counters every hook refreshes from struct tcp_sock. */
-static __always_inline void read_counters(struct tcp_sock *tp, struct sock_summary *s, __u64 now)
-{
-	s->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
-	s->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
-	s->bytes_received = BPF_CORE_READ(tp, bytes_received);
-	s->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
-	s->segs_out = BPF_CORE_READ(tp, segs_out);
-	s->segs_in = BPF_CORE_READ(tp, segs_in);
-	s->retrans = BPF_CORE_READ(tp, total_retrans);
-	s->last_ns = now;
-}
-
-/* Last values, and with sample one srtt and one cwnd histogram sample. */
-static __always_inline void read_state(struct tcp_sock *tp, struct sock_stats *st, int sample)
-{
-	struct sock_summary *s = &st->s;
-	__u32 srtt = BPF_CORE_READ(tp, srtt_us) >> 3;
-	__u32 cwnd = BPF_CORE_READ(tp, snd_cwnd);
-	__u32 b;
-
-	s->cwnd = cwnd;
-	s->ssthresh = BPF_CORE_READ(tp, snd_ssthresh);
-	s->snd_wnd = BPF_CORE_READ(tp, snd_wnd);
-	s->rcv_wnd = BPF_CORE_READ(tp, rcv_wnd);
-	s->mss = BPF_CORE_READ(tp, mss_cache);
-	s->min_rtt_us = BPF_CORE_READ(tp, rtt_min.s[0].v);
-	if (!srtt)
-		return; /* no RTT sample yet */
-	s->srtt_us = srtt;
-	if (!sample)
-		return;
-	__sync_fetch_and_add(&s->srtt_count, 1);
-	__sync_fetch_and_add(&s->srtt_sum_us, srtt);
-	__sync_fetch_and_add(&s->cwnd_sum, cwnd);
-	if (!s->srtt_min_us || srtt < s->srtt_min_us)
-		s->srtt_min_us = srtt;
-	if (srtt > s->srtt_max_us)
-		s->srtt_max_us = srtt;
-	b = hist_bucket(srtt);
-	barrier_var(b);
-	if (b < HIST_BUCKETS)
-		__sync_fetch_and_add(&st->srtt_hist[b], 1);
-	b = hist_bucket(cwnd);
-	barrier_var(b);
-	if (b < HIST_BUCKETS)
-		__sync_fetch_and_add(&st->cwnd_hist[b], 1);
-}
+#include "sock_read.h"
 
 static __always_inline void emit(__u32 type, const struct sock_key *k, const struct sock_summary *s,
 				 __u32 subflows)

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The contract between the BPF programs and the TypeScript agent. Every
- * struct here is decoded on the user side by src/bpf/layout.ts; a test
- * (test/unit/layout.test.ts) compares that codec with the BTF the compiler emits
- * for these structs, so a change here that is not mirrored there fails.
+ * The contract between the BPF programs and the TypeScript agent. The user
+ * side's layouts, value types, readers and enums are generated from the BTF
+ * the compiler emits for this header (bpf/contract.c holds one of each;
+ * bpf/gen/btf2ts.ts writes src/bpf/contract.gen.ts), and a test fails when
+ * the generated file is not current.
  *
- * Rules: __u* fields only, explicit padding, no pointers, no bitfields.
+ * Rules: __u* fields only, explicit padding, no pointers, no bitfields;
+ * numbers the user side needs are enum members, not #defines (those leave
+ * no trace in the BTF).
  */
 #ifndef TCPULSE_H
 #define TCPULSE_H
@@ -18,9 +21,11 @@
  * split into HIST_SUB equal sub-buckets. 100 buckets reach 7 * 2^23 us
  * (58.7 s); the last bucket holds everything above and is exported as +Inf.
  */
-#define HIST_SUB_BITS 2
-#define HIST_SUB (1 << HIST_SUB_BITS)
-#define HIST_BUCKETS 100
+enum hist_geometry {
+	HIST_SUB_BITS = 2,
+	HIST_SUB = 1 << HIST_SUB_BITS,
+	HIST_BUCKETS = 100,
+};
 
 enum dir {
 	DIR_INGRESS = 0,
@@ -173,20 +178,31 @@ enum close_reason {
 	CLOSE_TIMEOUT = 3,
 };
 
-/* What a socket's completion record carries: the scalars of sock_stats. */
-struct sock_summary {
-	__u64 start_ns;	  /* SYN sent or received, or first seen */
-	__u64 end_ns;	  /* reached TCP_CLOSE; 0 while open */
-	__u64 last_ns;	  /* last event */
+/*
+ * A socket's counters, as tcp_sock keeps them (monotonic over its life):
+ * each is in the connection record and the span under its own name, and a
+ * series sums each over its sockets (src/flows/counters.ts); the metric
+ * families choose which they export (src/export/families.ts).
+ */
+struct sock_counters {
 	__u64 bytes_sent; /* payload, retransmissions included (tcp_sock.bytes_sent) */
 	__u64 bytes_acked;
 	__u64 bytes_received;
 	__u64 bytes_retrans; /* payload sent again (tcp_sock.bytes_retrans) */
-	__u64 srtt_sum_us;
-	__u64 cwnd_sum; /* sum of the cwnd samples (as many as srtt_count) */
 	__u32 segs_out;
 	__u32 segs_in;
-	__u32 retrans; /* retransmitted segments (tcp_sock.total_retrans) */
+	__u32 retransmits; /* retransmitted segments (tcp_sock.total_retrans) */
+	__u32 delivered; /* segments the peer acknowledged, retransmissions included (tcp_sock.delivered) */
+};
+
+/* What a socket's completion record carries: the scalars of sock_stats. */
+struct sock_summary {
+	__u64 start_ns; /* SYN sent or received, or first seen */
+	__u64 end_ns;	/* reached TCP_CLOSE; 0 while open */
+	__u64 last_ns;	/* last event */
+	struct sock_counters counters;
+	__u64 srtt_sum_us;
+	__u64 cwnd_sum; /* sum of the cwnd samples (as many as srtt_count) */
 	__u32 srtt_count;
 	__u32 srtt_us; /* last smoothed RTT */
 	__u32 srtt_min_us;
@@ -312,9 +328,11 @@ enum qlog_rec_type {
 	QLOG_REC_STATE = 3,   /* struct qlog_sock_rec: the socket became established or closed */
 };
 
-#define QLOG_TCP_MAX 60 /* a TCP header with 40 option bytes */
-/* Records a traced flow may send beyond qlog_max_records, for SYN, FIN and RST only. */
-#define QLOG_CONTROL_EXTRA 16
+enum qlog_limits {
+	QLOG_TCP_MAX = 60, /* a TCP header with 40 option bytes */
+	/* Records a traced flow may send beyond qlog_max_records, for SYN, FIN and RST only. */
+	QLOG_CONTROL_EXTRA = 16,
+};
 
 /* A packet of a traced flow, its TCP header as on the wire. */
 struct qlog_packet {

@@ -1,9 +1,9 @@
 /** Dashboard (c): the agent's own health: probes, kernel tables, lost data, cost, Kubernetes watches, OTLP. */
 import type { Dashboard } from './model.js';
-import { RATE, agent, agg, nodeVar, ofAgent, quantile, sum } from './selectors.js';
+import { RATE, agent, agg, nodeVar, ofAgent, quantile, sum, type Metric } from './selectors.js';
 
-const rate = (metric: string, ...extra: string[]) => `rate(${agent(metric, ...extra)}[${RATE}])`;
-const increase = (metric: string) => `increase(${agent(metric)}[${RATE}])`;
+const rate = (metric: Metric, ...extra: string[]) => `rate(${agent(metric, ...extra)}[${RATE}])`;
+const increase = (metric: Metric) => `increase(${agent(metric)}[${RATE}])`;
 
 export const agentHealth: Dashboard = {
   uid: 'tcpulse-agent',

@@ -14,7 +14,11 @@
  * groupings name both label sets (a missing label groups as empty) and the
  * legends print both (`{{pod}}{{local_address}}`: one of them is empty).
  */
+import type { SampleName } from '../../src/export/families.js';
 import type { Variable } from './model.js';
+
+/** What a selector may name: the agent's samples (the family table), and the process metrics prom-client adds. */
+export type Metric = SampleName | `process_${string}`;
 
 /** Grafana's rate window: at least four scrape intervals. */
 export const RATE = '$__rate_interval';
@@ -22,7 +26,7 @@ export const RATE = '$__rate_interval';
 const matchers = (base: string[], extra: string[]) => `{${[...base, ...extra].join(',')}}`;
 
 /** A flow family (wire and socket series) filtered by the node, namespace and pod variables. */
-export const flow = (metric: string, ...extra: string[]) =>
+export const flow = (metric: Metric, ...extra: string[]) =>
   `${metric}${matchers(['node=~"$node"', 'namespace=~"$namespace"', 'pod=~"$pod"'], extra)}`;
 
 /**
@@ -30,7 +34,7 @@ export const flow = (metric: string, ...extra: string[]) =>
  * namespace or pod label of their own, and under a ServiceMonitor the
  * target labels namespace and pod would name the agent's own pod.
  */
-export const agent = (metric: string, ...extra: string[]) => `${metric}${matchers(['node=~"$node"'], extra)}`;
+export const agent = (metric: Metric, ...extra: string[]) => `${metric}${matchers(['node=~"$node"'], extra)}`;
 
 /** The agent's targets, for generic process metrics that other jobs export too. */
 export const ofAgent = 'and on (job, instance) tcpulse_build_info';
@@ -78,7 +82,7 @@ export const podVar = (multi: boolean): Variable => ({
 
 // ---- shared definitions (dashboards and alerts) ----
 
-export type Selector = (metric: string, ...extra: string[]) => string;
+export type Selector = (metric: Metric, ...extra: string[]) => string;
 /** No filter at all (alert rules). */
 export const bare: Selector = (metric, ...extra) => (extra.length ? `${metric}{${extra.join(',')}}` : metric);
 
@@ -97,7 +101,7 @@ export const retransmitRatio = (labels: readonly string[], window = RATE, s: Sel
   `(${sum(labels)}(rate(${s('tcpulse_packets_total', 'direction="egress"')}[${window}])) > 0)`;
 
 /** A quantile of a histogram family's rate, per label set. */
-export const quantile = (q: number, bucket: string, labels: readonly string[] = [], s: Selector = flow, window = RATE) =>
+export const quantile = (q: number, bucket: Metric, labels: readonly string[] = [], s: Selector = flow, window = RATE) =>
   `histogram_quantile(${q}, ${sum('le', labels)}(rate(${s(bucket)}[${window}])))`;
 
 /** Share of closed MPTCP connections that had a single subflow (tcpulse_mptcp_subflows observed at 1). */

@@ -114,3 +114,8 @@ export function readU64(buf: Buffer, off: number): number {
 export function writeU64(buf: Buffer, off: number, v: number | bigint): void {
   buf.writeBigUInt64LE(BigInt(v), off);
 }
+
+/** The member of a generated enum object with value v, or undefined. */
+export function nameOf<E extends Record<string, number>>(e: E, v: number): keyof E | undefined {
+  return (Object.keys(e) as (keyof E)[]).find((k) => e[k] === v);
+}

@@ -1,8 +1,9 @@
 /**
- * The structs of bpf/tcpulse.h and bpf/qlog.h, field for field, by program
- * family. test/unit/layout.test.ts checks every offset and size against the BTF
- * of the compiled objects.
+ * The contract with the BPF programs: the layouts, values, readers and
+ * enums generated from bpf/tcpulse.h (contract.gen.ts), and by program
+ * family what the generator leaves to hand-written code.
  */
+export * from './contract.gen.js';
 export * from './layout-flow.js';
 export * from './layout-sock.js';
 export * from './layout-qlog.js';

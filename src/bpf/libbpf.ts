@@ -54,6 +54,33 @@ export interface TestRunOpts {
   batch_size: number;
 }
 
+/** libbpf's struct bpf_tc_hook (koffi lays it out as C does). */
+export const BpfTcHook = koffi.struct('bpf_tc_hook', { sz: 'size_t', ifindex: 'int', attach_point: 'int', parent: 'uint32_t' });
+export interface TcHook {
+  sz: number;
+  ifindex: number;
+  attach_point: number;
+  parent: number;
+}
+
+/** libbpf's struct bpf_tc_opts. */
+export const BpfTcOpts = koffi.struct('bpf_tc_opts', { sz: 'size_t', prog_fd: 'int', flags: 'uint32_t', prog_id: 'uint32_t', handle: 'uint32_t', priority: 'uint32_t' });
+export interface TcOpts {
+  sz: number;
+  prog_fd: number;
+  flags: number;
+  prog_id: number;
+  handle: number;
+  priority: number;
+}
+
+/** The head of libbpf's struct bpf_link_create_opts (sz says how much of it there is; the rest counts as zero). */
+export const BpfLinkCreateOpts = koffi.struct('bpf_link_create_opts_head', { sz: 'size_t', flags: 'uint32_t' });
+export interface LinkCreateOpts {
+  sz: number;
+  flags: number;
+}
+
 export const RingBufferSampleFn = koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
 export const LibbpfPrintFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *args)');
 
@@ -99,11 +126,11 @@ export const libbpf = {
     'int bpf_prog_load(int prog_type, const char *name, const char *license, const void *insns, size_t insn_cnt, const void *opts)',
   ) as (progType: number, name: string, license: string, insns: Buffer, insnCnt: number, opts: null) => number,
   link_destroy: lib.func('int bpf_link__destroy(bpf_link *link)') as (link: Ptr) => number,
-  link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const void *opts)') as (
+  link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const bpf_link_create_opts_head *opts)') as (
     progFd: number,
     targetFd: number,
     attachType: number,
-    opts: Buffer | null,
+    opts: LinkCreateOpts | null,
   ) => number,
   map_lookup_batch: lib.func(
     'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
@@ -138,10 +165,10 @@ export const libbpf = {
   ring_buffer_consume: lib.func('int ring_buffer__consume(ring_buffer *rb)') as (rb: Ptr) => number,
   ring_buffer_epoll_fd: lib.func('int ring_buffer__epoll_fd(ring_buffer *rb)') as (rb: Ptr) => number,
   ring_buffer_free: lib.func('void ring_buffer__free(ring_buffer *rb)') as (rb: Ptr) => void,
-  tc_hook_create: lib.func('int bpf_tc_hook_create(void *hook)') as (hook: Buffer) => number,
-  tc_hook_destroy: lib.func('int bpf_tc_hook_destroy(void *hook)') as (hook: Buffer) => number,
-  tc_attach: lib.func('int bpf_tc_attach(const void *hook, void *opts)') as (hook: Buffer, opts: Buffer) => number,
-  tc_detach: lib.func('int bpf_tc_detach(const void *hook, const void *opts)') as (hook: Buffer, opts: Buffer) => number,
+  tc_hook_create: lib.func('int bpf_tc_hook_create(bpf_tc_hook *hook)') as (hook: TcHook) => number,
+  tc_hook_destroy: lib.func('int bpf_tc_hook_destroy(bpf_tc_hook *hook)') as (hook: TcHook) => number,
+  tc_attach: lib.func('int bpf_tc_attach(const bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)') as (hook: TcHook, opts: TcOpts) => number,
+  tc_detach: lib.func('int bpf_tc_detach(const bpf_tc_hook *hook, const bpf_tc_opts *opts)') as (hook: TcHook, opts: TcOpts) => number,
   obj_get_info_by_fd: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *len)') as (
     fd: number,
     info: Buffer,

@@ -5,8 +5,6 @@
 import { BpfError, check } from '../errors.js';
 import { libbpf } from './libbpf.js';
 
-export const MapType = { percpuArray: 6, lruHash: 9, ringbuf: 27 } as const;
-
 const ENOENT = 2;
 const ENOSPC = 28;
 

@@ -2,7 +2,9 @@
  * A BPF object file: open, adjust before load (rodata, map sizes, which
  * programs load), load, then hand out maps and program fds. The object owns
  * its maps and programs; close() frees them all (links are owned separately
- * and keep their program alive until they are closed).
+ * and keep their program alive until they are closed). M and P name its
+ * maps and programs (the generated PacketMap, SockProgram, ...), so that a
+ * misspelt name is a type error.
  */
 import koffi from 'koffi';
 import { BpfError, check } from '../errors.js';
@@ -10,7 +12,7 @@ import { libbpf, type Ptr } from './libbpf.js';
 import { BpfMap } from './map.js';
 import { AutoLink } from './links/auto.js';
 
-export class BpfObject {
+export class BpfObject<M extends string = string, P extends string = string> {
   private obj: Ptr | null;
   private loaded = false;
 
@@ -21,10 +23,10 @@ export class BpfObject {
     this.obj = obj;
   }
 
-  static open(path: string): BpfObject {
+  static open<M extends string = string, P extends string = string>(path: string): BpfObject<M, P> {
     const obj = libbpf.object_open_file(path, null);
     if (!obj) throw new BpfError(`open ${path}`, koffi.errno());
-    return new BpfObject(obj, path);
+    return new BpfObject<M, P>(obj, path);
   }
 
   private handle(): Ptr {
@@ -60,18 +62,18 @@ export class BpfObject {
     check('set .rodata', libbpf.map_set_initial_value(map, data, data.length));
   }
 
-  setMaxEntries(mapName: string, n: number): void {
+  setMaxEntries(mapName: M, n: number): void {
     this.beforeLoad('setMaxEntries');
     check(`set max_entries of ${mapName}`, libbpf.map_set_max_entries(this.mapPtr(mapName), n));
   }
 
   /** Uses another object's map (by fd) instead of creating this one's: both then share it. */
-  reuseMap(mapName: string, fd: number): void {
+  reuseMap(mapName: M, fd: number): void {
     this.beforeLoad('reuseMap');
     check(`reuse map ${mapName}`, libbpf.map_reuse_fd(this.mapPtr(mapName), fd));
   }
 
-  setAutoload(progName: string, autoload: boolean): void {
+  setAutoload(progName: P, autoload: boolean): void {
     this.beforeLoad('setAutoload');
     check(`set autoload of ${progName}`, libbpf.program_set_autoload(this.progPtr(progName), autoload));
   }
@@ -82,7 +84,7 @@ export class BpfObject {
     this.loaded = true;
   }
 
-  map(name: string): BpfMap {
+  map(name: M): BpfMap {
     const m = this.mapPtr(name);
     return new BpfMap(
       name,
@@ -95,13 +97,13 @@ export class BpfObject {
   }
 
   /** Attaches a program where its section says (tp_btf/, raw_tp/, kprobe/...). */
-  attach(progName: string): AutoLink {
+  attach(progName: P): AutoLink {
     const link = libbpf.program_attach(this.progPtr(progName));
     if (!link) throw new BpfError(`attach ${progName}`, koffi.errno());
     return new AutoLink(progName, link);
   }
 
-  programFd(name: string): number {
+  programFd(name: P): number {
     return check(`fd of program ${name}`, libbpf.program_fd(this.progPtr(name)));
   }
 

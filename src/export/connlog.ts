@@ -6,19 +6,16 @@
  */
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import { CloseReason, SockEventType, SockFlag, type SockEventValue } from '../bpf/layout.js';
+import { CloseReason, SOCK_COUNTER_NAMES, sockCounterField, SockEventType, SockFlag, type SockEventRecord } from '../bpf/layout.js';
+import { nameOf } from '../bpf/codec.js';
 import type { ConnLogGroup } from '../config.js';
 import { addressToString } from '../flows/address.js';
 import { serverPortOf } from '../flows/rollup.js';
-
-/** Converts CLOCK_MONOTONIC ns (the kernel's clock) to wall-clock ms. */
-export function monoToWallMs(monoNs: number, nowMonoNs: number, nowWallMs: number): number {
-  return nowWallMs - (nowMonoNs - monoNs) / 1e6;
-}
+import type { WallClock } from '../time.js';
 
 const ms = (us: number) => Math.round(us) / 1000;
 
-export function connectionRecord(ev: SockEventValue, groups: readonly ConnLogGroup[], toWallMs: (monoNs: number) => number): Record<string, unknown> {
+export function connectionRecord(ev: SockEventRecord, groups: readonly ConnLogGroup[], toWallMs: WallClock): Record<string, unknown> {
   const { key, s } = ev;
   const mptcpConn = ev.type === SockEventType.mptcpClosed;
   const server = s.flags & SockFlag.active ? 'remote' : s.flags & SockFlag.passive ? 'local' : null;
@@ -37,14 +34,8 @@ export function connectionRecord(ev: SockEventValue, groups: readonly ConnLogGro
   };
   if (!mptcpConn) {
     Object.assign(rec, {
-      bytes_sent: s.bytesSent,
-      bytes_acked: s.bytesAcked,
-      bytes_received: s.bytesReceived,
-      bytes_retrans: s.bytesRetrans,
-      segs_out: s.segsOut,
-      segs_in: s.segsIn,
-      retransmits: s.retrans,
-      close_reason: CloseReason[s.closeReason] ?? 'unknown',
+      ...Object.fromEntries(SOCK_COUNTER_NAMES.map((n) => [sockCounterField(n), s.counters[n]])),
+      close_reason: nameOf(CloseReason, s.closeReason) ?? 'unknown',
     });
     if (groups.includes('rtt')) {
       Object.assign(rec, {
@@ -74,7 +65,7 @@ export class ConnectionLog {
 
   constructor(
     path: string,
-    private groups: readonly ConnLogGroup[],
+    private readonly groups: readonly ConnLogGroup[],
     onError: (err: unknown) => void,
   ) {
     let fd: number;
@@ -87,11 +78,7 @@ export class ConnectionLog {
     this.out.on('error', onError);
   }
 
-  setGroups(groups: readonly ConnLogGroup[]): void {
-    this.groups = groups;
-  }
-
-  write(ev: SockEventValue, toWallMs: (monoNs: number) => number): void {
+  write(ev: SockEventRecord, toWallMs: WallClock): void {
     this.out.write(JSON.stringify(connectionRecord(ev, this.groups, toWallMs)) + '\n');
     this.written++;
   }

@@ -12,12 +12,13 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import { Dir, QlogRecType, SockFlag, type QlogPacketValue, type QlogSockValue } from '../bpf/layout.js';
+import { Dir, QlogRecType, SockFlag, type QlogPacketRecord, type QlogSockRecord } from '../bpf/layout.js';
 import { addressToString } from '../flows/address.js';
 import type { Logger } from '../log.js';
 import { QlogFile, type Backlog, type Json } from './qlog-file.js';
 import { decodeTcp, mptcpToken, TH, tokenHex, type TcpHeader } from './qlog-tcp.js';
 import { connName, EV, endpoint, endpoints, header, metricsData, relMs, stateData, truncatedData, tupleKey, type Conn, type Endpoint, type Subflow } from './qlog-events.js';
+import type { WallClock } from '../time.js';
 
 /** After its last subflow closed, a connection's file stays open this long for the last ACKs. */
 const LINGER_NS = 2e9;
@@ -54,7 +55,7 @@ export class QlogConnections {
     private readonly idleNs: number,
     private readonly kernel: QlogKernel,
     private readonly log: Logger,
-    private readonly toWallMs: (monoNs: number) => number,
+    private readonly toWallMs: WallClock,
     private readonly nowNs: () => number,
   ) {}
 
@@ -94,7 +95,7 @@ export class QlogConnections {
   }
 
   /** A packet record of a traced flow. */
-  packet(r: QlogPacketValue): void {
+  packet(r: QlogPacketRecord): void {
     const fk = r.rawKey.toString('hex');
     const hdr = decodeTcp(r.tcp);
     const hit = this.byFlow.get(fk) ?? this.newFlow(r, fk, hdr);
@@ -109,7 +110,7 @@ export class QlogConnections {
   }
 
   /** The first record of a flow key: its subflow, or null (and the kernel stops tracing it). */
-  private newFlow(r: QlogPacketValue, fk: string, hdr: TcpHeader | null): [Conn, Subflow] | null {
+  private newFlow(r: QlogPacketRecord, fk: string, hdr: TcpHeader | null): [Conn, Subflow] | null {
     if (this.gone.has(fk)) return null;
     const a = endpoint(addressToString(r.key.saddr), r.key.sport);
     const b = endpoint(addressToString(r.key.daddr), r.key.dport);
@@ -129,7 +130,7 @@ export class QlogConnections {
   }
 
   /** A flow not seen before: a join of a traced MPTCP connection, or a new connection (if there is room). */
-  private startSubflow(r: QlogPacketValue, hdr: TcpHeader | null, src: Endpoint, dst: Endpoint, egressSrc: Endpoint, tk: string): [Conn, Subflow] | null {
+  private startSubflow(r: QlogPacketRecord, hdr: TcpHeader | null, src: Endpoint, dst: Endpoint, egressSrc: Endpoint, tk: string): [Conn, Subflow] | null {
     const syn = hdr ? hdr.flags & (TH.SYN | TH.ACK) : 0;
     const handshake = syn === TH.SYN || syn === (TH.SYN | TH.ACK);
     const client = syn === (TH.SYN | TH.ACK) ? dst : handshake ? src : egressSrc;
@@ -162,7 +163,7 @@ export class QlogConnections {
     return [c, sf];
   }
 
-  private newConn(r: QlogPacketValue, sf: Subflow, mptcp: boolean): Conn {
+  private newConn(r: QlogPacketRecord, sf: Subflow, mptcp: boolean): Conn {
     const wallMs = this.toWallMs(r.tsNs);
     const name = connName(wallMs, mptcp, sf);
     let base = name;
@@ -207,7 +208,7 @@ export class QlogConnections {
   }
 
   /** A socket record (metrics, established, closed) of a traced socket. */
-  socket(r: QlogSockValue): void {
+  socket(r: QlogSockRecord): void {
     const local = endpoint(addressToString(r.key.saddr), r.key.sport);
     const hit = this.byTuple.get(tupleKey(local, endpoint(addressToString(r.key.daddr), r.key.dport)));
     if (!hit) {

@@ -3,7 +3,7 @@
  * Names follow the seed logger's categories (connectivity, transport) and
  * qlog's QUIC event names where TCP has the same thing (recovery).
  */
-import type { QlogSockValue } from '../bpf/layout.js';
+import type { QlogSockRecord } from '../bpf/layout.js';
 import type { QlogFile, Json, QlogHeader } from './qlog-file.js';
 import { tokenHex } from './qlog-tcp.js';
 
@@ -102,7 +102,7 @@ export function endpoints(sf: Subflow): Json {
 }
 
 /** recovery:metrics_updated from a socket record; RTTs in ms, congestion_window in bytes (qlog's unit). */
-export function metricsData(r: QlogSockValue, sf: Subflow, side: string): Json {
+export function metricsData(r: QlogSockRecord, sf: Subflow, side: string): Json {
   const d: Json = { subflow_id: sf.id, side };
   if (r.srttUs) {
     d.smoothed_rtt = ms(r.srttUs);
@@ -119,7 +119,7 @@ export function metricsData(r: QlogSockValue, sf: Subflow, side: string): Json {
 }
 
 /** connectivity:connection_state_updated from a socket's established or closed record. */
-export function stateData(r: QlogSockValue, sf: Subflow, side: string, mptcpFlag: number, joinFlag: number): Json {
+export function stateData(r: QlogSockRecord, sf: Subflow, side: string, mptcpFlag: number, joinFlag: number): Json {
   const d: Json = { subflow_id: sf.id, side, new: TCP_STATES[r.state] ?? `tcp_state_${r.state}` };
   if (r.flags & mptcpFlag) {
     d.mptcp_token = tokenHex(r.mptcpToken);

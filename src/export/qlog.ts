@@ -9,12 +9,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { Config } from '../config.js';
-import { decodeQlogFlow, decodeQlogRecord, decodeSockKey, QlogFlow, QlogRecType, QlogSock, type QlogPacketValue, type QlogSockValue } from '../bpf/layout.js';
+import { decodeQlogRecord, QlogFlow, QlogRecType, QlogSock, readQlogFlow, readSockKey, type QlogPacketRecord, type QlogSockRecord } from '../bpf/layout.js';
 import type { BpfMap } from '../bpf/map.js';
 import { RingBuffer } from '../bpf/ringbuf.js';
 import { addressToString } from '../flows/address.js';
 import type { PodIndex } from '../k8s/pods.js';
 import type { Logger } from '../log.js';
+import { monoNs, type WallClock } from '../time.js';
 import type { PacketProbe } from '../probes/packets.js';
 import type { SocketProbe } from '../probes/sockets.js';
 import { QlogFilter } from '../probes/qlog.js';
@@ -37,7 +38,7 @@ export class QlogTracer {
   private readonly conns: QlogConnections;
   private readonly ring: RingBuffer;
   private readonly timer: NodeJS.Timeout;
-  private batch: (QlogPacketValue | QlogSockValue)[] = [];
+  private batch: (QlogPacketRecord | QlogSockRecord)[] = [];
   private scheduled = false;
   private ticks = 0;
   private stopped = false;
@@ -50,7 +51,7 @@ export class QlogTracer {
     private readonly maps: QlogMaps,
     private readonly filter: QlogFilter,
     private readonly log: Logger,
-    toWallMs: (monoNs: number) => number,
+    toWallMs: WallClock,
   ) {
     mkdirSync(q.dir, { recursive: true });
     const flowValue = Buffer.alloc(QlogFlow.size);
@@ -58,10 +59,10 @@ export class QlogTracer {
       release: (key: Buffer) => {
         if (!maps.traced.lookup(key, flowValue)) return null;
         maps.traced.delete(key);
-        return decodeQlogFlow(flowValue);
+        return readQlogFlow(flowValue);
       },
     };
-    this.conns = new QlogConnections(q, idleNs, kernel, log, toWallMs, () => Number(process.hrtime.bigint()));
+    this.conns = new QlogConnections(q, idleNs, kernel, log, toWallMs, monoNs);
     this.ring = new RingBuffer(maps.ring, (data) => {
       const r = decodeQlogRecord(data);
       if (r) this.batch.push(r);
@@ -76,7 +77,7 @@ export class QlogTracer {
   }
 
   /** The tracer on the agent's probes; socket records when the socket probe loaded. */
-  static fromProbes(config: Config, packets: PacketProbe, sockets: SocketProbe | null, pods: PodIndex | null, log: Logger, toWallMs: (monoNs: number) => number): QlogTracer {
+  static fromProbes(config: Pick<Config, 'qlog' | 'flowIdleTimeoutMs'>, packets: PacketProbe, sockets: SocketProbe | null, pods: PodIndex | null, log: Logger, toWallMs: WallClock): QlogTracer {
     const q = config.qlog;
     if (!q.dir) throw new Error('qlog: no directory');
     const filterMaps = [{ addrs: packets.obj.map('qlog_addrs'), ports: packets.obj.map('qlog_ports') }];
@@ -135,7 +136,7 @@ export class QlogTracer {
     const keyOff = QlogSock.offset('key');
     m.forEachBatch(({ count, keys, values }) => {
       for (let i = 0; i < count; i++) {
-        const k = decodeSockKey(values, i * m.valueSize + keyOff);
+        const k = readSockKey(values, i * m.valueSize + keyOff);
         if (this.conns.hasTuple(endpoint(addressToString(k.saddr), k.sport), endpoint(addressToString(k.daddr), k.dport))) continue;
         const key = Buffer.from(keys.subarray(i * m.keySize, (i + 1) * m.keySize));
         const hex = key.toString('hex');

@@ -6,6 +6,7 @@
  */
 import type { HistCounters } from '../flows/counters.js';
 import type { Labels } from '../flows/series.js';
+import type { BucketPlan } from './buckets.js';
 
 export function escapeLabelValue(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -45,30 +46,33 @@ export function formatValue(v: number): string {
   return String(v);
 }
 
-/**
- * One histogram series: cumulative counts at the chosen kernel bucket
- * indices (`le[i]` belongs to `indices[i]`), then +Inf, sum and count.
- */
-export interface BucketPlan {
-  /** kernel bucket index whose upper bound is exported, ascending */
-  indices: number[];
-  /** `le="..."` strings, one per index, then `le="+Inf"` */
-  le: string[];
+const leCache = new WeakMap<BucketPlan, string[]>();
+
+/** `le="..."` of each bound of a plan, then `le="+Inf"`, made once per plan. */
+function leOf(plan: BucketPlan): string[] {
+  let le = leCache.get(plan);
+  if (!le) {
+    le = [...plan.bounds.map((b) => `le="${formatValue(b)}"`), 'le="+Inf"'];
+    leCache.set(plan, le);
+  }
+  return le;
 }
 
+/** One histogram series: cumulative counts at the plan's kernel bucket indices, then +Inf, sum and count. */
 export function histogram(out: string[], name: string, labels: string, r: HistCounters, plan: BucketPlan, sumScale: number): void {
   const bucket = `${name}_bucket{${labels ? labels + ',' : ''}`;
+  const le = leOf(plan);
   let cum = 0;
   let k = 0;
   for (let j = 0; j < plan.indices.length; j++) {
     const upTo = plan.indices[j]!;
     for (; k <= upTo; k++) cum += r.hist[k]!;
-    out.push(`${bucket}${plan.le[j]}} ${cum}`);
+    out.push(`${bucket}${le[j]}} ${cum}`);
   }
   for (; k < r.hist.length; k++) cum += r.hist[k]!;
   // count is the bucket total: the kernel bumps count and bucket separately,
   // and a reader between the two must not see +Inf and _count disagree
-  out.push(`${bucket}${plan.le[plan.indices.length]}} ${cum}`);
+  out.push(`${bucket}${le[plan.indices.length]}} ${cum}`);
   out.push(`${withLabels(`${name}_sum`, labels)} ${r.sum * sumScale}`);
   out.push(`${withLabels(`${name}_count`, labels)} ${cum}`);
 }

@@ -1,9 +1,10 @@
 /**
  * What a series adds up from its flows and sockets: packets and bytes each
- * way, passive RTT per side, the kernel's srtt and cwnd, retransmissions.
+ * way, passive RTT per side, the kernel's srtt and cwnd, the sockets'
+ * counters (retransmissions, segments delivered, ...).
  * A histogram keeps its kernel buckets, the sample count and their sum.
  */
-import { HIST_BUCKETS, SOCK_CWND_HIST, SOCK_SRTT_HIST, type FlowStatsValue, type SockSummaryValue } from '../bpf/layout.js';
+import { FLOW_RTT_HIST, HIST_BUCKETS, SOCK_COUNTER_NAMES, SOCK_CWND_HIST, SOCK_SRTT_HIST, type FlowStatsValue, type SockCounterName, type SockSummaryValue } from '../bpf/layout.js';
 
 export class HistCounters {
   count = 0;
@@ -37,7 +38,8 @@ export class Counters {
   readonly rtt = [new HistCounters(), new HistCounters()]; // passive, [dst side, src side], ns
   readonly srtt = new HistCounters(); // µs
   readonly cwnd = new HistCounters(); // segments
-  retransmits = 0;
+  /** the sockets' counters (struct sock_counters), each summed */
+  readonly sock = Object.fromEntries(SOCK_COUNTER_NAMES.map((n) => [n, 0])) as Record<SockCounterName, number>;
 
   reset(): void {
     this.packets[0] = this.packets[1] = 0;
@@ -46,7 +48,7 @@ export class Counters {
     this.rtt[1]!.reset();
     this.srtt.reset();
     this.cwnd.reset();
-    this.retransmits = 0;
+    for (const n of SOCK_COUNTER_NAMES) this.sock[n] = 0;
   }
 
   add(o: Counters): void {
@@ -57,7 +59,7 @@ export class Counters {
     }
     this.srtt.add(o.srtt);
     this.cwnd.add(o.cwnd);
-    this.retransmits += o.retransmits;
+    for (const n of SOCK_COUNTER_NAMES) this.sock[n] += o.sock[n];
   }
 
   /**
@@ -71,13 +73,13 @@ export class Counters {
       this.packets[to]! += v.packets[d]!;
       this.bytes[to]! += v.bytes[d]!;
       const side = v.rtt[d]!;
-      if (side.count > 0) this.rtt[to]!.addBuckets(buf, side.histOffset, side.count, side.sumNs);
+      if (side.count > 0) this.rtt[to]!.addBuckets(buf, FLOW_RTT_HIST[d], side.count, side.sumNs);
     }
   }
 
   /** Adds one kernel socket value (its summary s, the raw sock_stats in buf). */
   addSock(s: SockSummaryValue, buf: Buffer): void {
-    this.retransmits += s.retrans;
+    for (const n of SOCK_COUNTER_NAMES) this.sock[n] += s.counters[n];
     if (s.srttCount === 0) return;
     this.srtt.addBuckets(buf, SOCK_SRTT_HIST, s.srttCount, s.srttSumUs);
     this.cwnd.addBuckets(buf, SOCK_CWND_HIST, s.srttCount, s.cwndSum); // sampled together

@@ -1,8 +1,8 @@
 /** The packet path's flow table as a MapMirror: flows, their labels and passive RTT minima. */
-import { decodeFlowKey, decodeFlowStats, FlowFlag, FlowStats, type FlowStatsValue, type RttSide } from '../bpf/layout.js';
+import { FlowFlag, FlowStats, readFlowKey, readFlowStats, type FlowStatsValue, type RttStatsValue } from '../bpf/layout.js';
 import type { EntryKind } from './mirror.js';
 import { serverPort, type Rollup } from './rollup.js';
-import type { Labeler } from '../k8s/labels.js';
+import type { Labeler } from './labels.js';
 
 const CLOSED_FIN = FlowFlag.finEgress | FlowFlag.finIngress;
 const CLOSED_RST = FlowFlag.rstEgress | FlowFlag.rstIngress;
@@ -20,7 +20,7 @@ export function minRttEpoch(nowNs: number, windowNs: number): number {
  * The minimum of one flow side over the current and the previous window
  * (ns), or Infinity when neither has a sample.
  */
-export function windowedMin(r: RttSide, epoch: number): number {
+export function windowedMin(r: RttStatsValue, epoch: number): number {
   if (r.count === 0) return Infinity;
   if (r.winEpoch === epoch) return r.prevMinNs > 0 ? Math.min(r.winMinNs, r.prevMinNs) : r.winMinNs;
   if (r.winEpoch === ((epoch - 1) >>> 0)) return r.winMinNs;
@@ -31,12 +31,12 @@ export function flowKind(rollup: Rollup, labeler: Labeler, minRttWindowNs: numbe
   let epoch = 0;
   return {
     firstNsOffset: FlowStats.offset('first_ns'),
-    decode: (value) => decodeFlowStats(value, 0),
+    decode: (value) => readFlowStats(value),
     lastNs: (v) => v.lastNs,
     closed: (v) => isClosed(v.flags),
     finalEvent: () => false, // flow close events carry no counters: the table is read
     place: (key, v, nowNs) => {
-      const k = decodeFlowKey(key);
+      const k = readFlowKey(key);
       const p = labeler.place(k.saddr, k.sport, k.daddr, k.dport, serverPort(k, v.flags));
       return { series: rollup.assign(p.labels, nowNs), flip: p.flip, provisional: p.provisional };
     },

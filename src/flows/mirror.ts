@@ -22,6 +22,7 @@ import { readU64 } from '../bpf/codec.js';
 import type { BpfMap } from '../bpf/map.js';
 import type { Counters } from './counters.js';
 import type { Series } from './series.js';
+import { monoNs } from '../time.js';
 
 /** Where an entry counts: its series, and whether its key is turned around there. */
 export interface Placement {
@@ -163,7 +164,7 @@ export class MapMirror<V> {
 
   /** Reads the table; the series' current counters must have been reset. */
   round(nowNs: number): RoundStats {
-    const t0 = performance.now();
+    const t0 = monoNs();
     const round = ++this.roundNo;
     const gen = this.generation();
     const toDelete: Tracked<V>[] = [];
@@ -248,6 +249,6 @@ export class MapMirror<V> {
     // finished keys were deleted above, or a new entry holds them: done either way
     this.finished.clear();
     this.deletedTotal += deleted;
-    return { entries: this.entries.size + pending, vanished, deleted, durationMs: performance.now() - t0 };
+    return { entries: this.entries.size + pending, vanished, deleted, durationMs: (monoNs() - t0) / 1e6 };
   }
 }

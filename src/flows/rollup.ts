@@ -1,7 +1,8 @@
 /**
- * Rolls flows and sockets into series. Until Kubernetes enrichment exists a
- * series is (local address, peer address, server port): a flow's wire RTT
- * and its socket's srtt land in the same series. The number of series is
+ * Rolls flows and sockets into series, by the label set of labels.ts
+ * (local address, peer address, server port; with Kubernetes, pods and
+ * workloads by the rollup level): a flow's wire RTT and its socket's srtt
+ * land in the same series. The number of series is
  * capped: a flow whose series would exceed the budget is folded into one
  * overflow series and counted. A flow keeps its series for its lifetime, so
  * every counter stays monotonic even when the budget frees up later.
@@ -30,8 +31,8 @@ export function serverPortOf(sport: number, dport: number, server: 'local' | 're
 
 export function serverPort(key: FlowKeyValue, flags: number): number {
   const server =
-    flags & (FlowFlag.synEgress | FlowFlag.synAckIngress) ? 'remote'
-    : flags & (FlowFlag.synIngress | FlowFlag.synAckEgress) ? 'local'
+    flags & (FlowFlag.synEgress | FlowFlag.synackIngress) ? 'remote'
+    : flags & (FlowFlag.synIngress | FlowFlag.synackEgress) ? 'local'
     : null;
   return serverPortOf(key.sport, key.dport, server);
 }

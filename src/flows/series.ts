@@ -11,6 +11,27 @@ export type Labels = Readonly<Record<string, string>>;
 export const CLOSE_REASONS = ['fin', 'rst', 'timeout'] as const;
 export type CloseReasonName = (typeof CLOSE_REASONS)[number];
 
+/** What a series shows at the end of a round: a copy the exporters read while the next round runs. */
+export interface SeriesView {
+  labels: Labels;
+  total: Counters;
+  /** Windowed min RTT per side (ns), Infinity when none. */
+  minRttNs: readonly number[];
+  flows: number;
+  sockets: number;
+  /** fed by the packet path / the socket path, ever: which families to export */
+  hasFlows: boolean;
+  hasSockets: boolean;
+  opened: number;
+  closed: Record<CloseReasonName, number>;
+  subflowEvents: { established: number; closed: number };
+  /** subflows per finished MPTCP connection -> connections */
+  mptcpSubflows: ReadonlyMap<number, number>;
+  mptcpSubflowsSum: number;
+  mptcpConnections: number;
+  mptcpSubflowsOpen: number;
+}
+
 export class Series {
   readonly retired = new Counters();
   readonly current = new Counters();
@@ -61,6 +82,25 @@ export class Series {
     t.add(this.retired);
     t.add(this.current);
     return t;
+  }
+
+  view(): SeriesView {
+    return {
+      labels: this.labels,
+      total: this.total(),
+      minRttNs: [...this.minRttNs],
+      flows: this.flows,
+      sockets: this.sockets,
+      hasFlows: this.hasFlows,
+      hasSockets: this.hasSockets,
+      opened: this.opened,
+      closed: { ...this.closed },
+      subflowEvents: { ...this.subflowEvents },
+      mptcpSubflows: new Map(this.mptcpSubflows),
+      mptcpSubflowsSum: this.mptcpSubflowsSum,
+      mptcpConnections: this.mptcpConnections,
+      mptcpSubflowsOpen: this.mptcpSubflowsOpen,
+    };
   }
 
   get live(): boolean {

@@ -3,11 +3,11 @@
  * except for MPTCP subflows: they count under their connection, whose
  * series is that of its first subflow.
  */
-import { decodeSockKey, decodeSockSummary, SOCK_SUMMARY, SockFlag, SockStats, type SockKeyValue, type SockSummaryValue } from '../bpf/layout.js';
+import { readSockKey, readSockSummary, SOCK_SUMMARY, SockFlag, SockStats, type SockKeyValue, type SockSummaryValue } from '../bpf/layout.js';
 import type { Counters } from './counters.js';
 import type { EntryKind, Placement } from './mirror.js';
 import { sockServerPort, type Rollup } from './rollup.js';
-import type { Labeler } from '../k8s/labels.js';
+import type { Labeler } from './labels.js';
 import type { Series } from './series.js';
 
 export const mptcpId = (token: number, netns: number) => `${netns}:${token}`;
@@ -41,7 +41,7 @@ export class SockKind implements EntryKind<SockEntry> {
   }
 
   decode(value: Buffer): SockEntry {
-    return { key: decodeSockKey(value, 0), s: decodeSockSummary(value, SOCK_SUMMARY) };
+    return { key: readSockKey(value), s: readSockSummary(value, SOCK_SUMMARY) };
   }
 
   lastNs(v: SockEntry): number {

@@ -7,12 +7,14 @@
  * none is disabled and reported, and the agent goes on without it.
  */
 import { BpfError } from '../errors.js';
+import { SockPrograms, type SockProgram } from '../bpf/contract.gen.js';
+import { HOOK_FAMILIES, type HookFamily } from '../config.js';
 
-export type HookFamily = 'tp_btf' | 'raw_tp' | 'kprobe';
+export type { HookFamily };
 
 export interface Candidate {
   family: HookFamily;
-  program: string;
+  program: SockProgram;
 }
 
 export interface Signal {
@@ -30,7 +32,10 @@ export interface Choice {
 }
 
 /** Best first. */
-export const FAMILIES: readonly HookFamily[] = ['tp_btf', 'raw_tp', 'kprobe'];
+export const FAMILIES: readonly HookFamily[] = HOOK_FAMILIES;
+
+/** How sock.bpf.c names a hook's program in each family: ts_probe_btf, ts_probe_raw, ts_probe_kp. */
+const PROGRAM_SUFFIX: Record<HookFamily, string> = { tp_btf: 'btf', raw_tp: 'raw', kprobe: 'kp' };
 
 /** The socket signals and their programs in bpf/sock.bpf.c, best first. */
 export const SOCKET_SIGNALS: Signal[] = [
@@ -41,8 +46,14 @@ export const SOCKET_SIGNALS: Signal[] = [
   { name: 'tcp_receive_reset', base: 'ts_rstrx' },
 ].map(({ name, base }) => ({
   name,
-  candidates: FAMILIES.map((family) => ({ family, program: `${base}_${family === 'tp_btf' ? 'btf' : family === 'raw_tp' ? 'raw' : 'kp'}` })),
+  candidates: FAMILIES.map((family) => ({ family, program: sockProgram(`${base}_${PROGRAM_SUFFIX[family]}`) })),
 }));
+
+/** A program of bpf/sock.bpf.o by name; a name the object lacks fails at load of this module. */
+function sockProgram(name: string): SockProgram {
+  if (!(SockPrograms as readonly string[]).includes(name)) throw new Error(`bpf/sock.bpf.o has no program ${name}`);
+  return name as SockProgram;
+}
 
 /** errno values by which a kernel says "not here" rather than "failed". */
 const UNSUPPORTED = new Set([

@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config.js';
 import { BpfError } from '../errors.js';
-import { decodeFlowEvent, encodeCfg, Stat, type FlowEventValue, type StatName } from '../bpf/layout.js';
+import { readFlowEvent, STAT_NAMES, writeTcpulseCfg, type FlowEventValue, type PacketMap, type PacketProgram, type StatName } from '../bpf/layout.js';
 import { libbpf } from '../bpf/libbpf.js';
 import { BpfObject } from '../bpf/object.js';
 import type { BpfMap } from '../bpf/map.js';
@@ -19,6 +19,9 @@ import type { NetInterface } from '../net/interfaces.js';
 import type { Logger } from '../log.js';
 import { objectPath, type ObjectBuild } from './objects.js';
 import { qlogFlags, sizeQlogMaps } from './qlog.js';
+
+/** What of the configuration the packet probe uses. */
+export type PacketConfig = Pick<Config, 'bpfDir' | 'flowTableSize' | 'ingressHook' | 'xdpMode' | 'tcAttach' | 'rtt' | 'qlog'>;
 
 const EINVAL = 22;
 const EOPNOTSUPP = 95;
@@ -38,7 +41,7 @@ export interface Attachment {
 }
 
 export class PacketProbe {
-  readonly obj: BpfObject;
+  readonly obj: BpfObject<PacketMap, PacketProgram>;
   readonly flows: BpfMap;
   private readonly stats: BpfMap;
   private readonly ifMtu: BpfMap;
@@ -49,20 +52,20 @@ export class PacketProbe {
   private tcMethod: 'tcx' | 'clsact' | null;
 
   constructor(
-    private readonly config: Config,
+    private readonly config: PacketConfig,
     private readonly log: Logger,
     build: ObjectBuild = 'current',
   ) {
     this.tcMethod = config.tcAttach === 'auto' ? null : config.tcAttach;
     const qlog = qlogFlags(config.qlog); // validates the qlog filter before anything loads
-    const obj = BpfObject.open(objectPath(config.bpfDir, 'packet.bpf.o', build));
+    const obj = BpfObject.open<PacketMap, PacketProgram>(objectPath(config.bpfDir, 'packet.bpf.o', build));
     try {
       obj.setRodata(
-        encodeCfg({
+        writeTcpulseCfg({
           rttRateLimitNs: config.rtt.rateLimitMs * 1e6,
           tsTimeoutNs: config.rtt.timeoutMs * 1e6,
           minRttWindowNs: config.rtt.minRttWindowMs * 1e6,
-          emitEvents: true,
+          emitEvents: 1,
           qlog,
           qlogMaxRecords: config.qlog.maxEventsPerConnection,
         }),
@@ -172,13 +175,13 @@ export class PacketProbe {
   }
 
   readStats(): Record<StatName, number> {
-    const v = this.stats.sumPerCpuU64(Stat.length, this.nCpus);
-    return Object.fromEntries(Stat.map((name, i) => [name, v[i]!])) as Record<StatName, number>;
+    const v = this.stats.sumPerCpuU64(STAT_NAMES.length, this.nCpus);
+    return Object.fromEntries(STAT_NAMES.map((name, i) => [name, v[i]!])) as Record<StatName, number>;
   }
 
   /** Starts draining flow events into onEvent. */
   onEvents(onEvent: (ev: FlowEventValue) => void, onError: (err: unknown) => void): void {
-    this.ringbuf = new RingBuffer(this.obj.map('events'), (data) => onEvent(decodeFlowEvent(data)));
+    this.ringbuf = new RingBuffer(this.obj.map('events'), (data) => onEvent(readFlowEvent(data)));
     this.ringbuf.start(onError);
   }
 

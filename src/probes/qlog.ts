@@ -9,7 +9,7 @@
 import { isIP } from 'node:net';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { encodeQlogAddr, QlogCfgFlag } from '../bpf/layout.js';
+import { QlogCfgFlag, writeQlogAddr } from '../bpf/layout.js';
 import type { BpfMap } from '../bpf/map.js';
 import type { BpfObject } from '../bpf/object.js';
 import type { PodIndex } from '../k8s/pods.js';
@@ -113,7 +113,7 @@ export class QlogFilter {
   ) {
     for (const text of q.addresses) {
       const c = parseCidr(text);
-      const key = encodeQlogAddr(c.addr, c.prefixLen);
+      const key = writeQlogAddr({ prefixlen: c.prefixLen, addr: c.addr });
       this.staticKeys.add(key.toString('hex'));
       for (const m of maps) m.addrs.update(key, ONE);
     }
@@ -135,7 +135,7 @@ export class QlogFilter {
       for (const ip of p.ips) {
         const b = ipBytes(ip);
         if (!b) continue;
-        const key = encodeQlogAddr(b, 128);
+        const key = writeQlogAddr({ prefixlen: 128, addr: b });
         want.set(key.toString('hex'), key);
       }
     }

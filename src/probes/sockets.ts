@@ -5,8 +5,7 @@
  * object, links and ring buffer; close() detaches everything.
  */
 import type { Config } from '../config.js';
-import { decodeSockEvent, decodeSockKey, encodeSockCfg, MptcpConn, SockStat, type SockEventValue, type SockKeyValue, type SockStatName } from '../bpf/layout.js';
-import { readU64 } from '../bpf/codec.js';
+import { decodeSockEvent, readMptcpConn, readMptcpKey, SOCK_STAT_NAMES, writeSockCfg, type MptcpConnValue, type SockEventRecord, type SockMap, type SockProgram, type SockStatName } from '../bpf/layout.js';
 import { libbpf } from '../bpf/libbpf.js';
 import { BpfObject } from '../bpf/object.js';
 import type { BpfMap } from '../bpf/map.js';
@@ -17,20 +16,20 @@ import { chooseHooks, classify, FAMILIES, SOCKET_SIGNALS, type Candidate, type C
 import { objectPath, type ObjectBuild } from './objects.js';
 import { qlogFlags, sizeQlogMaps } from './qlog.js';
 
+/** What of the configuration the socket probe uses. */
+export type SocketConfig = Pick<Config, 'bpfDir' | 'sockets' | 'qlog'>;
+
 const ALL_PROGRAMS = SOCKET_SIGNALS.flatMap((s) => s.candidates.map((c) => c.program));
 
-export interface MptcpConnValue {
+/** An open MPTCP connection: its key (token, netns) and its mptcp_conn value. */
+export interface MptcpConnection extends MptcpConnValue {
   token: number;
   netns: number;
-  startNs: number;
-  first: SockKeyValue;
-  open: number;
-  total: number;
 }
 
 export class SocketProbe {
   readonly choices: Choice[];
-  private readonly obj: BpfObject | null;
+  private readonly obj: BpfObject<SockMap, SockProgram> | null;
   readonly socks: BpfMap | null;
   private readonly mptcpMap: BpfMap | null;
   private readonly stats: BpfMap | null;
@@ -40,7 +39,7 @@ export class SocketProbe {
 
   /** qlogRing: the packet probe's qlog_events, shared so that all qlog records come in one order. */
   constructor(
-    private readonly config: Config,
+    private readonly config: SocketConfig,
     private readonly log: Logger,
     build: ObjectBuild = 'current',
     private readonly qlogRing: BpfMap | null = null,
@@ -72,7 +71,7 @@ export class SocketProbe {
   }
 
   /** The final object with programs loaded and attached; nothing stays if one fails. */
-  private loadAttached(path: string, programs: string[]): { obj: BpfObject; links: Link[] } {
+  private loadAttached(path: string, programs: SockProgram[]): { obj: BpfObject<SockMap, SockProgram>; links: Link[] } {
     const obj = this.open(path, programs, this.config.sockets.tableSize, true);
     const links: Link[] = [];
     try {
@@ -91,7 +90,7 @@ export class SocketProbe {
    * fails, nothing stays and each signal is probed on its own (chooseHooks),
    * which also tells why.
    */
-  private wholeFamily(path: string): { obj: BpfObject; links: Link[]; choices: Choice[] } | null {
+  private wholeFamily(path: string): { obj: BpfObject<SockMap, SockProgram>; links: Link[]; choices: Choice[] } | null {
     const family = FAMILIES.find((f) => this.config.sockets.hooks.includes(f));
     if (!family) return null;
     const picks = SOCKET_SIGNALS.map((sig) => ({ signal: sig.name, candidate: sig.candidates.find((c) => c.family === family)! }));
@@ -104,11 +103,11 @@ export class SocketProbe {
     }
   }
 
-  private open(path: string, programs: string[], tableSize: number, final = false): BpfObject {
-    const obj = BpfObject.open(path);
+  private open(path: string, programs: SockProgram[], tableSize: number, final = false): BpfObject<SockMap, SockProgram> {
+    const obj = BpfObject.open<SockMap, SockProgram>(path);
     try {
       const q = this.config.qlog;
-      obj.setRodata(encodeSockCfg(this.config.sockets.sampleIntervalMs * 1e6, qlogFlags(q), q.maxEventsPerConnection));
+      obj.setRodata(writeSockCfg({ sampleIntervalNs: this.config.sockets.sampleIntervalMs * 1e6, qlog: qlogFlags(q), qlogMaxRecords: q.maxEventsPerConnection }));
       obj.setMaxEntries('socks', tableSize);
       if (final) {
         sizeQlogMaps(obj, q, 'qlog_socks', false);
@@ -125,7 +124,7 @@ export class SocketProbe {
 
   /** Loads and attaches one program in a throwaway object. */
   private tryCandidate(path: string, c: Candidate): Outcome {
-    let obj: BpfObject | null = null;
+    let obj: BpfObject<SockMap, SockProgram> | null = null;
     try {
       obj = this.open(path, [c.program], 64);
       obj.attach(c.program).close();
@@ -149,7 +148,7 @@ export class SocketProbe {
   }
 
   /** A map of the loaded object (qlog filter maps), or null when no hook loaded. */
-  map(name: string): BpfMap | null {
+  map(name: SockMap): BpfMap | null {
     return this.obj ? this.obj.map(name) : null;
   }
 
@@ -159,34 +158,27 @@ export class SocketProbe {
   }
 
   readStats(): Record<SockStatName, number> {
-    const v = this.stats ? this.stats.sumPerCpuU64(SockStat.length, this.nCpus) : SockStat.map(() => 0);
-    return Object.fromEntries(SockStat.map((name, i) => [name, v[i]!])) as Record<SockStatName, number>;
+    const v = this.stats ? this.stats.sumPerCpuU64(SOCK_STAT_NAMES.length, this.nCpus) : SOCK_STAT_NAMES.map(() => 0);
+    return Object.fromEntries(SOCK_STAT_NAMES.map((name, i) => [name, v[i]!])) as Record<SockStatName, number>;
   }
 
   /** Open MPTCP connections, read in one batch pass. */
-  readMptcp(): MptcpConnValue[] {
-    const out: MptcpConnValue[] = [];
+  readMptcp(): MptcpConnection[] {
+    const out: MptcpConnection[] = [];
     const m = this.mptcpMap;
     if (!m) return out;
-    const first = MptcpConn.offset('first');
     m.forEachBatch(({ count, keys, values }) => {
       for (let i = 0; i < count; i++) {
-        const k = i * m.keySize;
-        const v = i * m.valueSize;
-        out.push({
-          token: keys.readUInt32LE(k),
-          netns: keys.readUInt32LE(k + 4),
-          startNs: readU64(values, v + MptcpConn.offset('start_ns')),
-          first: decodeSockKey(Buffer.from(values.subarray(v + first, v + first + 40))),
-          open: values.readUInt32LE(v + MptcpConn.offset('open')),
-          total: values.readUInt32LE(v + MptcpConn.offset('total')),
-        });
+        // copies: the batch buffers are reused, the key of the first subflow is kept
+        const key = readMptcpKey(keys, i * m.keySize);
+        const conn = readMptcpConn(Buffer.from(values.subarray(i * m.valueSize, (i + 1) * m.valueSize)));
+        out.push({ token: key.token, netns: key.netns, ...conn });
       }
     });
     return out;
   }
 
-  onEvents(onEvent: (ev: SockEventValue) => void, onError: (err: unknown) => void): void {
+  onEvents(onEvent: (ev: SockEventRecord) => void, onError: (err: unknown) => void): void {
     if (!this.obj) return;
     this.ringbuf = new RingBuffer(this.obj.map('sock_events'), (data) => onEvent(decodeSockEvent(data)));
     this.ringbuf.start(onError);

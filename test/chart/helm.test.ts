@@ -29,6 +29,7 @@ import { delimiter, dirname, join } from 'node:path';
 import YAML from 'yaml';
 import { projectRoot } from '../../src/paths.js';
 import { applyRaw, defaults } from '../../src/config.js';
+import { configSchema } from '../../src/config/docs.js';
 import { parseCli } from '../../src/flags.js';
 import { run } from '../helpers/exec.js';
 
@@ -304,6 +305,15 @@ const NOT_MODELED: Record<string, string> = {
   qlog: 'newer than the chart: set it through extraConfig (its dir then needs a volume, see connectionLog)',
 };
 
+/** Config keys whose chart schema is narrower than what the agent accepts, and why. */
+const CHART_REFINES: Record<string, string> = {
+  'connectionLog.path': 'the chart mounts the directory of the file: an absolute path',
+};
+
+interface SchemaNode {
+  properties?: Record<string, SchemaNode>;
+}
+
 /** The keys the agent knows at a level, from its own "unknown key" error. */
 function agentKeys(section?: string): string[] {
   const raw = section ? { [section]: { __probe__: 1 } } : { __probe__: 1 };
@@ -461,6 +471,25 @@ describe('helm chart', () => {
     for (const section of ['rtt', 'sockets', 'connectionLog', 'kubernetes']) {
       assert.deepEqual(Object.keys(cfg[section]).sort(), agentKeys(section), `${section} keys`);
     }
+  });
+
+  it('values.schema.json describes each config key as the agent’s options table does', () => {
+    const chart = (JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as { properties: { config: SchemaNode } }).properties.config;
+    const compared: string[] = [];
+    const walk = (c: SchemaNode, agent: SchemaNode, path: string) => {
+      for (const [k, v] of Object.entries(c.properties ?? {})) {
+        const a = agent.properties?.[k];
+        assert.ok(a, `chart config key ${path}${k} is no option of the agent`);
+        if (v.properties) {
+          walk(v, a, `${path}${k}.`);
+        } else if (!(path + k in CHART_REFINES)) {
+          assert.deepEqual(v, a, `${path}${k}: the chart's schema differs from the agent's parser (src/config/options.ts)`);
+          compared.push(path + k);
+        }
+      }
+    };
+    walk(chart, configSchema() as SchemaNode, '');
+    assert.ok(compared.length > 20, `${compared.length} keys compared`);
   });
 
   it('extraConfig reaches the agent, merged over config; listen stays the chart\'s', async () => {

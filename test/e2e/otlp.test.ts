@@ -16,6 +16,7 @@ import { sleep, type Running } from '../helpers/exec.js';
 import { Lab } from '../helpers/netns.js';
 import { OtlpReceiver } from '../fakes/otlp/index.js';
 import { one, pick, type Sample } from '../helpers/prom.js';
+import { SERIES_FAMILIES, type SeriesFamily } from '../../src/export/families.js';
 import { sendBytes, startSink } from '../helpers/tcp.js';
 
 for (const transport of ['http', 'grpc'] as const) {
@@ -85,14 +86,11 @@ for (const transport of ['http', 'grpc'] as const) {
 
     it('exports the same values as /metrics', async () => {
       const labels = { local_address: lab.ipA, peer_address: lab.ipB, server_port: String(port) };
-      const checks: [string, string, Record<string, string>][] = [
-        ['tcpulse.packets', 'tcpulse_packets_total', { direction: 'egress' }],
-        ['tcpulse.packets', 'tcpulse_packets_total', { direction: 'ingress' }],
-        ['tcpulse.bytes', 'tcpulse_bytes_total', { direction: 'egress' }],
-        ['tcpulse.retransmits', 'tcpulse_retransmits_total', {}],
-        ['tcpulse.connections.opened', 'tcpulse_connections_opened_total', {}],
-        ['tcpulse.connections.closed', 'tcpulse_connections_closed_total', { reason: 'fin' }],
-      ];
+      // every counter and gauge of the family table with an OTel name, each of its label sets
+      const checks = (SERIES_FAMILIES as readonly SeriesFamily[])
+        .filter((f) => f.otel && !f.hist && !f.option)
+        .flatMap((f) => (f.labels ?? [{}]).map((extra): [string, string, Readonly<Record<string, string>>] => [f.otel!, f.name, extra]));
+      assert.ok(checks.length >= 12, `${checks.length} checks`);
       // a fresh export between two scrapes that agree: the series stood still meanwhile
       const values = (s: Sample[]) => [...checks.map(([, prom, extra]) => one(s, prom, { ...labels, ...extra })), one(s, 'tcpulse_rtt_seconds_count', labels)];
       let m: Sample[] = [];

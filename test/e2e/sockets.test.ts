@@ -107,8 +107,8 @@ describe('socket signals', () => {
     const n = 2_000_000;
     procs.push(await startSink(lab, lab.nsB, port));
     const sender = await sendBytes(lab, lab.nsA, lab.ipB, port, n);
-    await sleep(300);
-    const [ss] = await ssPeerPort(lab, lab.nsA, port);
+    await until('all bytes acknowledged', async () => ((await ssPeerPort(lab, lab.nsA, port))[0]?.bytesAcked ?? 0) >= n + 1);
+    const [ss] = await ssPeerPort(lab, lab.nsA, port); // nothing in flight: the socket's counters hold still
     assert.ok(ss, 'connection in ss');
     await sender.stop('SIGTERM'); // closes the socket: FIN
     await until('both completion records', () => records().filter((r) => r.server_port === port).length >= 2);
@@ -126,6 +126,8 @@ describe('socket signals', () => {
     assert.equal(server.close_reason, 'fin');
     assert.ok((server.bytes_received as number) >= n && (server.bytes_received as number) <= n + 1);
     assert.ok((client.segs_out as number) >= ss.segsOut, 'segments out at least what ss saw before the close');
+    // everything was acknowledged when ss looked; after it only the FIN was sent and acknowledged
+    assert.equal(client.delivered, ss.delivered + 1, `delivered: the socket's ${ss.delivered} before the close, and the FIN`);
     assert.ok((client.duration_s as number) > 0 && (client.duration_s as number) < 30);
     assert.ok(Date.parse(client.end as string) - Date.parse(client.start as string) >= 0);
     assert.ok(Math.abs(Date.parse(client.end as string) - Date.now()) < 10_000, 'wall-clock times');
@@ -137,6 +139,7 @@ describe('socket signals', () => {
     const m = await agent.scrapeUntil('the close counted', (s) => (pick(s, 'tcpulse_connections_closed_total', { ...labels, reason: 'fin' })[0]?.value ?? 0) > 0);
     assert.equal(one(m, 'tcpulse_connections_opened_total', labels), 1);
     assert.equal(one(m, 'tcpulse_connections_closed_total', { ...labels, reason: 'fin' }), 1);
+    assert.equal(one(m, 'tcpulse_delivered_segments_total', labels), client.delivered, 'the series sums its one socket');
   });
 
   it('keeps one record per connection through a burst of 1000, and tells RST from FIN', async () => {

@@ -7,13 +7,14 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import {
-  decodeFlowEvent,
-  decodeFlowKey,
-  decodeFlowStats,
-  encodeCfg,
+  FLOW_RTT_HIST,
+  readFlowEvent,
+  readFlowKey,
+  readFlowStats,
+  STAT_NAMES,
+  writeTcpulseCfg,
   HIST_BUCKETS,
-  Stat,
-  type CfgValue,
+  type TcpulseCfgValue as CfgValue,
   type FlowEventValue,
   type FlowStatsValue,
   type StatName,
@@ -22,7 +23,7 @@ import { libbpf } from '../../src/bpf/libbpf.js';
 import type { BpfMap } from '../../src/bpf/map.js';
 import { BpfObject } from '../../src/bpf/object.js';
 import { RingBuffer } from '../../src/bpf/ringbuf.js';
-import { testRun } from '../../src/bpf/testrun.js';
+import { testRun } from './testrun.js';
 import { addressToString } from '../../src/flows/address.js';
 import { tcpPacket, TH, type TcpSpec } from './packet.js';
 
@@ -35,7 +36,7 @@ const XDP_PASS = 2;
 const TC_ACT_UNSPEC = 0xffffffff; // -1 read back as u32
 const EINVAL = 22;
 
-export const DEFAULT_CFG: CfgValue = { rttRateLimitNs: 0, tsTimeoutNs: 10e9, minRttWindowNs: 10e9, emitEvents: true };
+export const DEFAULT_CFG: CfgValue = { rttRateLimitNs: 0, tsTimeoutNs: 10e9, minRttWindowNs: 10e9, emitEvents: 1, qlog: 0, qlogMaxRecords: 0 };
 const nCpus = libbpf.num_possible_cpus();
 
 export type Stats = Record<StatName, number>;
@@ -88,7 +89,7 @@ export class TestBpf {
   static load(cfg: Partial<CfgValue> = {}): TestBpf {
     const obj = BpfObject.open(OBJ_PATH);
     try {
-      obj.setRodata(encodeCfg({ ...DEFAULT_CFG, ...cfg }));
+      obj.setRodata(writeTcpulseCfg({ ...DEFAULT_CFG, ...cfg }));
       obj.setMaxEntries('flows', 1024);
       for (const p of ALL_PROGS) obj.setAutoload(p, true);
       obj.load();
@@ -138,8 +139,8 @@ export class TestBpf {
   }
 
   stats(): Stats {
-    const v = this.statsMap.sumPerCpuU64(Stat.length, nCpus);
-    return Object.fromEntries(Stat.map((name, i) => [name, v[i]!])) as Stats;
+    const v = this.statsMap.sumPerCpuU64(STAT_NAMES.length, nCpus);
+    return Object.fromEntries(STAT_NAMES.map((name, i) => [name, v[i]!])) as Stats;
   }
 
   flows(): FlowView[] {
@@ -148,13 +149,13 @@ export class TestBpf {
     const vs = this.flowsMap.valueSize;
     this.flowsMap.forEachBatch(({ count, keys, values }) => {
       for (let i = 0; i < count; i++) {
-        const k = decodeFlowKey(Buffer.from(keys.subarray(i * ks, (i + 1) * ks)));
+        const k = readFlowKey(Buffer.from(keys.subarray(i * ks, (i + 1) * ks)));
         const v = Buffer.from(values.subarray(i * vs, (i + 1) * vs));
-        const stats = decodeFlowStats(v);
+        const stats = readFlowStats(v);
         const hist = (side: number): Record<number, number> => {
           const h: Record<number, number> = {};
           for (let j = 0; j < HIST_BUCKETS; j++) {
-            const n = v.readUInt32LE(stats.rtt[side]!.histOffset + 4 * j);
+            const n = v.readUInt32LE(FLOW_RTT_HIST[side as 0 | 1] + 4 * j);
             if (n) h[j] = n;
           }
           return h;
@@ -176,7 +177,7 @@ export class TestBpf {
 
   /** Drains the ring buffer. */
   events(): EventView[] {
-    this.rb ??= new RingBuffer(this.obj.map('events'), (d) => this.pending.push(decodeFlowEvent(d)));
+    this.rb ??= new RingBuffer(this.obj.map('events'), (d) => this.pending.push(readFlowEvent(d)));
     this.rb.consume();
     return this.pending.splice(0).map(({ key, ...rest }) => ({
       ...rest,
@@ -197,7 +198,7 @@ export class TestBpf {
 /** Counters that moved between two readings, and by how much. */
 export function delta(before: Stats, after: Stats): Partial<Stats> {
   const d: Partial<Stats> = {};
-  for (const k of Stat) if (after[k] !== before[k]) d[k] = after[k] - before[k];
+  for (const k of STAT_NAMES) if (after[k] !== before[k]) d[k] = after[k] - before[k];
   return d;
 }
 

@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import koffi from 'koffi';
 import { BpfError } from '../../src/errors.js';
-import { libbpf, libcFns } from '../../src/bpf/libbpf.js';
+import { BpfLinkCreateOpts, libbpf, libcFns, type LinkCreateOpts } from '../../src/bpf/libbpf.js';
 import { AttachType } from '../../src/bpf/links/link.js';
 import type { BpfMap } from '../../src/bpf/map.js';
 import { BpfObject } from '../../src/bpf/object.js';
@@ -221,13 +221,9 @@ export async function attachDropper(
     obj.load();
     const progFd = obj.programFd(DROP_PROG);
     const stats: BpfMap = obj.map('drop_stats');
-    let opt: Buffer | null = null;
-    if (opts.first) {
-      // struct bpf_link_create_opts { size_t sz; __u32 flags; ... }: relative_fd/id 0 = the whole chain
-      opt = Buffer.alloc(16);
-      opt.writeBigUInt64LE(16n, 0);
-      opt.writeUInt32LE(BPF_F_BEFORE, 8);
-    }
+    let opt: LinkCreateOpts | null = null;
+    // relative_fd/id 0 = the whole chain
+    if (opts.first) opt = { sz: koffi.sizeof(BpfLinkCreateOpts), flags: BPF_F_BEFORE };
     const attachType = (opts.dir ?? 'egress') === 'egress' ? AttachType.tcxEgress : AttachType.tcxIngress;
     const ifindex = inNetns(ns, () => {
       const idx = ifNameToIndex(dev);

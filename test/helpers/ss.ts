@@ -17,6 +17,8 @@ export interface SockInfo {
   bytesRetrans: number;
   /** Segments retransmitted over the connection's life (tcpi_total_retrans). */
   retrans: number;
+  /** Segments the peer acknowledged, SYN and retransmissions included (tcpi_delivered). */
+  delivered: number;
 }
 
 const num = (info: string, key: string): number | undefined => {
@@ -49,6 +51,7 @@ export function parseSs(text: string): SockInfo[] {
       bytesAcked: num(info, 'bytes_acked') ?? 0,
       bytesRetrans: num(info, 'bytes_retrans') ?? 0,
       retrans: Number(/\sretrans:\d+\/(\d+)/.exec(info)?.[1] ?? 0),
+      delivered: num(info, 'delivered') ?? 0,
     });
   }
   return out;

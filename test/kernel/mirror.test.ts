@@ -16,7 +16,7 @@ import { bucketOf } from '../../src/flows/histogram.js';
 import { MapMirror } from '../../src/flows/mirror.js';
 import { Rollup } from '../../src/flows/rollup.js';
 import { SockKind } from '../../src/flows/socktable.js';
-import { Labeler } from '../../src/k8s/labels.js';
+import { Labeler } from '../../src/flows/labels.js';
 import { SOCKET_SIGNALS } from '../../src/probes/hooks.js';
 import { projectRoot } from '../../src/paths.js';
 
@@ -46,7 +46,7 @@ function value(s: Sock, lastNs: number): Buffer {
   v.writeUInt32LE(SockFlag.active | SockFlag.established | (s.closed ? SockFlag.closed : 0), at('flags'));
   v.writeUInt32LE(s.srtt.length, at('srtt_count'));
   writeU64(v, at('srtt_sum_us'), s.srtt.reduce((a, b) => a + b, 0));
-  v.writeUInt32LE(s.retrans ?? 0, at('retrans'));
+  v.writeUInt32LE(s.retrans ?? 0, at('counters.retransmits'));
   for (const us of s.srtt) {
     const o = SockStats.offset(`srtt_hist.${bucketOf(us)}`);
     v.writeUInt32LE(v.readUInt32LE(o) + 1, o);
@@ -93,7 +93,7 @@ describe('socket table mirror on the real socks map', () => {
   const srtt = () => {
     const [s] = rollup.all();
     const t = s!.total();
-    return { count: t.srtt.count, sum: t.srtt.sum, buckets: t.srtt.hist.reduce((a, b) => a + b, 0), retrans: t.retransmits };
+    return { count: t.srtt.count, sum: t.srtt.sum, buckets: t.srtt.hist.reduce((a, b) => a + b, 0), retrans: t.sock.retransmits };
   };
 
   it('counts a socket whose key went to the next one before any round read it', () => {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Dir, FlowEventType, FlowFlag, Side } from '../../src/bpf/layout.js';
-import { testRun } from '../../src/bpf/testrun.js';
+import { testRun } from '../helpers/testrun.js';
 import { bucketOf } from '../../src/flows/histogram.js';
 import { ack, ALL_PROGS, conn, data, delta, garbageFrames, newPort, nowNs, PROG, sleepSince, TestBpf } from '../helpers/bpfobj.js';
 import type { Opts, ProgName, Stats } from '../helpers/bpfobj.js';
@@ -36,7 +36,7 @@ describe('RTT from TCP timestamps', () => {
       assert.deepEqual(f.hist(Side.dst), { [bucketOf(Math.floor(r.minNs / 1000))]: 1 });
       assert.equal(f.stats.rtt[Side.src].count, 0);
       assert.deepEqual(f.hist(Side.src), {});
-      assert.deepEqual(delta(s0, b.stats()), { packets: 3, flow_created: 1, ts_taken: 1, rtt_samples: 1 });
+      assert.deepEqual(delta(s0, b.stats()), { packets: 3, flowCreated: 1, tsTaken: 1, rttSamples: 1 });
     });
 
     it(`TSval arriving at ${ing} echoed on egress: one rtt[src] sample`, async (t) => {
@@ -69,7 +69,7 @@ describe('RTT from TCP timestamps', () => {
     b.run(PROG.tcEg, c.out(data(101, 3))); // a new TSval is timed
     b.run(PROG.xdp, c.inn(ack(4, 101)));
     assert.equal(rtt(b, c)[Side.dst].count, 2);
-    assert.deepEqual(delta(s0, b.stats()), { packets: 7, flow_created: 1, ts_taken: 2, rtt_samples: 2 });
+    assert.deepEqual(delta(s0, b.stats()), { packets: 7, flowCreated: 1, tsTaken: 2, rttSamples: 2 });
   });
 
   it('pure ACKs are not timed; a FIN without payload is', (t) => {
@@ -79,11 +79,11 @@ describe('RTT from TCP timestamps', () => {
     b.run(PROG.tcEg, c.out(ack(200, 1)));
     b.run(PROG.tcIn, c.inn(ack(2, 200)));
     assert.equal(rtt(b, c)[Side.dst].count, 0);
-    assert.deepEqual(delta(s0, b.stats()), { packets: 2, flow_created: 1 });
+    assert.deepEqual(delta(s0, b.stats()), { packets: 2, flowCreated: 1 });
     b.run(PROG.tcEg, c.out({ flags: TH.FIN | TH.ACK, ts: { val: 201, ecr: 2 } }));
     b.run(PROG.tcIn, c.inn(ack(3, 201)));
     assert.equal(rtt(b, c)[Side.dst].count, 1);
-    assert.deepEqual(delta(s0, b.stats()), { packets: 4, flow_created: 1, ts_taken: 1, rtt_samples: 1 });
+    assert.deepEqual(delta(s0, b.stats()), { packets: 4, flowCreated: 1, tsTaken: 1, rttSamples: 1 });
   });
 
   it('SYN, SYN-ACK, ACK: both handshake legs are timed and the SYN flags set', (t) => {
@@ -96,8 +96,8 @@ describe('RTT from TCP timestamps', () => {
     const f = b.flow(c.sport, c.dport);
     assert.equal(f.stats.rtt[Side.dst].count, 1);
     assert.equal(f.stats.rtt[Side.src].count, 1);
-    assert.equal(f.stats.flags, FlowFlag.synEgress | FlowFlag.synAckIngress);
-    assert.deepEqual(delta(s0, b.stats()), { packets: 3, flow_created: 1, ts_taken: 2, rtt_samples: 2 });
+    assert.equal(f.stats.flags, FlowFlag.synEgress | FlowFlag.synackIngress);
+    assert.deepEqual(delta(s0, b.stats()), { packets: 3, flowCreated: 1, tsTaken: 2, rttSamples: 2 });
   });
 
   it('an echo of an older TSval waits; a later one discards the pending timestamp', (t) => {
@@ -115,7 +115,7 @@ describe('RTT from TCP timestamps', () => {
     b.run(PROG.xdp, c.inn(ack(6, 0x10)));
     b.run(PROG.xdp, c.inn(ack(7, 0xfffffff0)));
     assert.equal(rtt(b, c)[Side.dst].count, 1);
-    assert.deepEqual(delta(s0, b.stats()), { packets: 9, flow_created: 1, ts_taken: 3, rtt_samples: 1, ts_expired: 2 });
+    assert.deepEqual(delta(s0, b.stats()), { packets: 9, flowCreated: 1, tsTaken: 3, rttSamples: 1, tsExpired: 2 });
   });
 });
 
@@ -216,9 +216,9 @@ describe('robustness: every frame passes unchanged and is counted', () => {
   const v4 = (o: Opts = {}) => tcpPacket({ src: '10.9.0.1', dst: '10.9.0.2', sport: newPort(), dport: 80, ...data(9, 0, 10), ...o });
   const v6 = (o: Opts = {}) => tcpPacket({ src: 'fd09::1', dst: 'fd09::2', sport: newPort(), dport: 80, ...data(9, 0, 10), ...o });
   const set = (p: Buffer, f: (p: Buffer) => void) => (f(p), p);
-  const bad = (k: 'malformed' | 'not_tcp' | 'fragment'): Partial<Stats> => ({ packets: 3, [k]: 3 });
+  const bad = (k: 'malformed' | 'notTcp' | 'fragment'): Partial<Stats> => ({ packets: 3, [k]: 3 });
   // parsed: egress creates one flow, the two ingress programs share the reverse one; each times the TSval once
-  const ok = (timed = true): Partial<Stats> => ({ packets: 3, flow_created: 2, ...(timed ? { ts_taken: 2 } : {}) });
+  const ok = (timed = true): Partial<Stats> => ({ packets: 3, flowCreated: 2, ...(timed ? { tsTaken: 2 } : {}) });
   const tsAfter = (opt: number[]) => Buffer.concat([Buffer.from(opt), Buffer.from([8, 10, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0])]);
   const v6frag = (off: number) => set(v6({ ipv6Ext: 1 }), (p) => ((p[20] = 44), p.writeUInt16BE(off, 56)));
   const cases: [string, () => Buffer, Partial<Stats>][] = [
@@ -241,12 +241,12 @@ describe('robustness: every frame passes unchanged and is counted', () => {
     ['IPv6 first fragment (M, offset 0)', () => v6frag(0x0001), ok()],
     ['IPv6 ethertype, version 4', () => set(v6(), (p) => (p[14] = 0x40)), bad('malformed')],
     ['IPv6 options header length past the end', () => set(v6({ ipv6Ext: 1 }), (p) => (p[55] = 255)), bad('malformed')],
-    ['IPv6 with 7 extension headers', () => v6({ ipv6Ext: 7 }), bad('not_tcp')],
-    ['UDP over IPv4', () => set(v4(), (p) => (p[23] = 17)), bad('not_tcp')],
-    ['UDP over IPv6', () => set(v6(), (p) => (p[20] = 17)), bad('not_tcp')],
-    ['ICMPv6 after an options header', () => set(v6({ ipv6Ext: 1 }), (p) => (p[54] = 58)), bad('not_tcp')],
-    ['ARP ethertype', () => set(v4(), (p) => p.writeUInt16BE(0x0806, 12)), bad('not_tcp')],
-    ['three VLAN tags', () => v4({ vlans: [1, 2, 3] }), bad('not_tcp')],
+    ['IPv6 with 7 extension headers', () => v6({ ipv6Ext: 7 }), bad('notTcp')],
+    ['UDP over IPv4', () => set(v4(), (p) => (p[23] = 17)), bad('notTcp')],
+    ['UDP over IPv6', () => set(v6(), (p) => (p[20] = 17)), bad('notTcp')],
+    ['ICMPv6 after an options header', () => set(v6({ ipv6Ext: 1 }), (p) => (p[54] = 58)), bad('notTcp')],
+    ['ARP ethertype', () => set(v4(), (p) => p.writeUInt16BE(0x0806, 12)), bad('notTcp')],
+    ['three VLAN tags', () => v4({ vlans: [1, 2, 3] }), bad('notTcp')],
   ];
   let b: TestBpf;
   before(() => (b = TestBpf.load()));
@@ -284,7 +284,7 @@ describe('robustness: every frame passes unchanged and is counted', () => {
       }
     }
     const d = delta(s0, b.stats());
-    assert.deepEqual([d.packets, d.malformed, d.not_tcp, d.fragment, d.flow_create_error], [runs, malformed, undefined, undefined, undefined]);
+    assert.deepEqual([d.packets, d.malformed, d.notTcp, d.fragment, d.flowCreateError], [runs, malformed, undefined, undefined, undefined]);
   });
 
   it('random garbage (seeded): 3000 frames through all programs', () => {
@@ -301,11 +301,11 @@ describe('robustness: every frame passes unchanged and is counted', () => {
     const d = delta(s0, b.stats());
     assert.ok(runs > 8500, `only ${runs} runs`);
     assert.equal(d.packets, runs);
-    assert.equal(d.flow_create_error, undefined);
-    assert.equal(d.events_lost, undefined);
-    assert.equal(opened, d.flow_created, 'one opened event per flow created');
-    for (const k of ['malformed', 'not_tcp', 'fragment', 'flow_created'] as const) assert.ok((d[k] ?? 0) > 0, `${k} never reached`);
-    assert.ok((d.malformed ?? 0) + (d.not_tcp ?? 0) + (d.fragment ?? 0) < runs);
+    assert.equal(d.flowCreateError, undefined);
+    assert.equal(d.eventsLost, undefined);
+    assert.equal(opened, d.flowCreated, 'one opened event per flow created');
+    for (const k of ['malformed', 'notTcp', 'fragment', 'flowCreated'] as const) assert.ok((d[k] ?? 0) > 0, `${k} never reached`);
+    assert.ok((d.malformed ?? 0) + (d.notTcp ?? 0) + (d.fragment ?? 0) < runs);
   });
 });
 
@@ -320,7 +320,7 @@ describe('settings from .rodata', () => {
       b.run(PROG.tcEg, c.out(data(11, 2)));
       b.run(PROG.xdp, c.inn(ack(3, 11)));
       assert.equal(rtt(b, c)[Side.dst].count, samples, `rate limit ${limit}`);
-      assert.equal(delta(s0, b.stats()).ts_taken, samples);
+      assert.equal(delta(s0, b.stats()).tsTaken, samples);
     }
   });
 
@@ -335,7 +335,7 @@ describe('settings from .rodata', () => {
     const r = rtt(b, c)[Side.dst];
     assert.equal(r.count, 1);
     assert.ok(r.minNs < 40e6, `the sample is timed from TSval 51, got ${r.minNs}`);
-    assert.deepEqual(delta(s0, b.stats()), { packets: 3, flow_created: 1, ts_taken: 2, ts_expired: 1, rtt_samples: 1 });
+    assert.deepEqual(delta(s0, b.stats()), { packets: 3, flowCreated: 1, tsTaken: 2, tsExpired: 1, rttSamples: 1 });
   });
 
   it('ts_timeout_ns: an echo arriving after the timeout gives no sample', async (t) => {
@@ -357,18 +357,18 @@ describe('settings from .rodata', () => {
     b.run(PROG.tcEg, c.out(data(71, 1))); // expires 70; 71 is rate limited
     b.run(PROG.tcEg, c.out(data(72, 1))); // nothing left to expire
     b.run(PROG.xdp, c.inn(ack(2, 70)));
-    assert.equal(delta(s0, b.stats()).ts_expired, 1, 'ts_expired counted per packet');
+    assert.equal(delta(s0, b.stats()).tsExpired, 1, 'ts_expired counted per packet');
     assert.equal(rtt(b, c)[Side.dst].count, 0, 'expired timestamp still matched');
   });
 
   it('emit_events = 0: flows are kept, no events', (t) => {
-    const b = TestBpf.open(t, { emitEvents: false });
+    const b = TestBpf.open(t, { emitEvents: 0 });
     const c = conn('10.0.10.1', '10.0.10.2');
     b.run(PROG.tcEg, c.out({ flags: TH.SYN }));
     b.run(PROG.tcIn, c.inn({ flags: TH.RST }));
     assert.equal(b.flow(c.sport, c.dport).stats.flags, FlowFlag.synEgress | FlowFlag.rstIngress);
     assert.deepEqual(b.events(), []);
-    assert.equal(b.stats().events_lost, 0);
+    assert.equal(b.stats().eventsLost, 0);
   });
 
   it('min_rtt_window_ns: window minimum and previous-window minimum', async (t) => {

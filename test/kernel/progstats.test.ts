@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { enableRunTimeStats, programStats } from '../../src/bpf/progstats.js';
 import { BpfObject } from '../../src/bpf/object.js';
-import { encodeCfg } from '../../src/bpf/layout.js';
-import { testRun } from '../../src/bpf/testrun.js';
+import { writeTcpulseCfg } from '../../src/bpf/layout.js';
+import { testRun } from '../helpers/testrun.js';
 import { projectRoot } from '../../src/paths.js';
 import { tcpPacket } from '../helpers/packet.js';
 import { missing } from '../helpers/features.js';
@@ -13,7 +13,7 @@ import { missing } from '../helpers/features.js';
 describe('BPF program statistics', { skip: await missing('bpf_stats') }, () => {
   it('counts runs and run time while statistics are on', () => {
     const obj = BpfObject.open(join(projectRoot, 'bpf/packet.bpf.o'));
-    obj.setRodata(encodeCfg({ rttRateLimitNs: 0, tsTimeoutNs: 1e9, minRttWindowNs: 1e9, emitEvents: false }));
+    obj.setRodata(writeTcpulseCfg({ rttRateLimitNs: 0, tsTimeoutNs: 1e9, minRttWindowNs: 1e9, emitEvents: 0, qlog: 0, qlogMaxRecords: 0 }));
     obj.load();
     const stats = enableRunTimeStats();
     try {

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { decodeQlogFlow, decodeQlogRecord, Dir, encodeQlogAddr, QlogCfgFlag, QlogFlow, type QlogPacketValue } from '../../src/bpf/layout.js';
+import { decodeQlogRecord, Dir, QlogCfgFlag, QlogFlow, readQlogFlow, writeQlogAddr, type QlogPacketRecord } from '../../src/bpf/layout.js';
 import { RingBuffer } from '../../src/bpf/ringbuf.js';
 import { addressToString } from '../../src/flows/address.js';
 import { ipBytes, parseCidr } from '../../src/probes/qlog.js';
@@ -19,8 +19,8 @@ const ON = QlogCfgFlag.on;
 
 function traced(t: TestContext, flags: number, maxRecords = 1000) {
   const b = TestBpf.open(t, { qlog: flags, qlogMaxRecords: maxRecords });
-  const got: QlogPacketValue[] = [];
-  const rb = new RingBuffer(b.obj.map('qlog_events'), (d) => got.push(decodeQlogRecord(d) as QlogPacketValue));
+  const got: QlogPacketRecord[] = [];
+  const rb = new RingBuffer(b.obj.map('qlog_events'), (d) => got.push(decodeQlogRecord(d) as QlogPacketRecord));
   t.after(() => rb.close());
   const records = () => (rb.consume(), got.splice(0));
   const port = (p: number) => {
@@ -30,13 +30,13 @@ function traced(t: TestContext, flags: number, maxRecords = 1000) {
   };
   const cidr = (c: string) => {
     const { addr, prefixLen } = parseCidr(c);
-    b.obj.map('qlog_addrs').update(encodeQlogAddr(addr, prefixLen), Buffer.from([1]));
+    b.obj.map('qlog_addrs').update(writeQlogAddr({ prefixlen: prefixLen, addr }), Buffer.from([1]));
   };
   const tracedFlows = () => {
     const m = b.obj.map('traced');
-    const out: ReturnType<typeof decodeQlogFlow>[] = [];
+    const out: ReturnType<typeof readQlogFlow>[] = [];
     m.forEachBatch(({ count, values }) => {
-      for (let i = 0; i < count; i++) out.push(decodeQlogFlow(Buffer.from(values.subarray(i * QlogFlow.size, (i + 1) * QlogFlow.size))));
+      for (let i = 0; i < count; i++) out.push(readQlogFlow(Buffer.from(values.subarray(i * QlogFlow.size, (i + 1) * QlogFlow.size))));
     });
     return out;
   };
@@ -86,7 +86,7 @@ describe('qlog in the packet programs', () => {
     });
     assert.ok(rs.every((r, i) => i === 0 || r.tsNs >= rs[i - 1]!.tsNs));
     assert.deepEqual(tracedFlows().map((f) => [f.records, f.cut, f.lost]), [[4, 0, 0]]);
-    assert.deepEqual(delta(s0, b.stats()), { packets: 5, flow_created: 2, qlog_traced: 1, qlog_records: 4, ts_taken: 1 });
+    assert.deepEqual(delta(s0, b.stats()), { packets: 5, flowCreated: 2, qlogTraced: 1, qlogRecords: 4, tsTaken: 1 });
   });
 
   it('address filter: an endpoint in the CIDR (LPM trie), either side', (t) => {
@@ -116,7 +116,7 @@ describe('qlog in the packet programs', () => {
     b.run(PROG.tcIn, c.inn({ flags: TH.RST }));
     assert.equal(records().length, 5);
     assert.deepEqual(tracedFlows().map((f) => [f.records, f.cut]), [[5, 2]]);
-    assert.deepEqual(delta(s0, b.stats()), { packets: 7, flow_created: 1, qlog_traced: 1, qlog_records: 5, qlog_cut: 2, ts_taken: 1 });
+    assert.deepEqual(delta(s0, b.stats()), { packets: 7, flowCreated: 1, qlogTraced: 1, qlogRecords: 5, qlogCut: 2, tsTaken: 1 });
   });
 
   it('ring buffer full: records lost and counted, packets pass', (t) => {
@@ -125,7 +125,7 @@ describe('qlog in the packet programs', () => {
     for (let i = 0; i < 60; i++) b.run(PROG.tcEg, c.out(data(i, 0, 10)));
     const [f] = tracedFlows();
     assert.ok(f!.lost > 0 && f!.records + f!.lost === 60, JSON.stringify(f));
-    assert.equal(b.stats().qlog_lost, f!.lost);
+    assert.equal(b.stats().qlogLost, f!.lost);
   });
 
   it('malformed and garbage frames with every flow traced: all pass unchanged, records stay within the header', (t) => {
@@ -144,8 +144,8 @@ describe('qlog in the packet programs', () => {
     }
     const d = delta(s0, b.stats());
     assert.ok(runs > 5000);
-    assert.equal((d.qlog_traced ?? 0) + (d.qlog_full ?? 0), d.flow_created, 'every new flow is traced or the map is full');
-    assert.ok((d.qlog_records ?? 0) > 0);
+    assert.equal((d.qlogTraced ?? 0) + (d.qlogFull ?? 0), d.flowCreated, 'every new flow is traced or the map is full');
+    assert.ok((d.qlogRecords ?? 0) > 0);
   });
 
   it('options through the kernel and the decoder: SACK blocks, MPTCP DSS with 8-octet fields, ADD_ADDR, REMOVE_ADDR, a malformed one', (t) => {

@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaults, parseDuration, parseListen } from '../../src/config.js';
-import { parseCli } from '../../src/flags.js';
+import YAML from 'yaml';
+import { applyRaw, defaults, parseDuration, parseListen } from '../../src/config.js';
+import { configFileText } from '../../src/config/docs.js';
+import { placed } from '../../src/config/options.js';
+import { parseCli, usage } from '../../src/flags.js';
 import { ConfigError } from '../../src/errors.js';
 import { globToRegExp, matchInterfaces } from '../../src/net/interfaces.js';
 
@@ -90,5 +93,21 @@ describe('interface globs', () => {
     assert.deepEqual(matchInterfaces(['lxc?health'], all).map((i) => i.name), ['lxc_health']);
     assert.ok(!globToRegExp('eth.').test('eth0'), 'a dot is literal');
     assert.deepEqual(matchInterfaces(['eth[!0]'], all).map((i) => i.name), ['eth1']);
+  });
+});
+
+describe('options table', () => {
+  it('documents a config file that reads back as the defaults', () => {
+    const doc = YAML.parse(configFileText()) as Record<string, unknown>;
+    const c = applyRaw(defaults, doc, 'README: ');
+    assert.deepEqual(c, defaults);
+  });
+
+  it('gives every flag once, and every option a doc', () => {
+    const all = placed();
+    const flags = all.flatMap((p) => (p.option.flag ? [p.option.flag] : []));
+    assert.equal(new Set(flags).size, flags.length);
+    for (const p of all) assert.ok(p.option.doc.length > 10, p.file.join('.'));
+    assert.match(usage, /--connection-log-fields G +field groups/);
   });
 });

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PodIndex, type PodObject } from '../../src/k8s/pods.js';
-import { addressRange, Labeler } from '../../src/k8s/labels.js';
+import { addressRange, Labeler } from '../../src/flows/labels.js';
 
 function v4(a: string): Buffer {
   return Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a.split('.').map(Number)]);

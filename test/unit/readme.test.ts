@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/paths.js';
+import { generatedReadme } from '../../src/readme.js';
 
 describe('README commands', () => {
   const commands = () => {
@@ -16,6 +17,11 @@ describe('README commands', () => {
     const [runIt, testIt] = commands();
     assert.match(runIt!, /^\.\/setup\.sh && npx tcpulse /);
     assert.match(testIt!, /^\.\/setup\.sh --test && npm test$/);
+  });
+
+  it('show the metrics and options as their tables say (else: npm run gen)', () => {
+    const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+    assert.equal(readme, generatedReadme(readme));
   });
 
   it('.ci/run runs the test command', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { FlowFlag, type FlowKeyValue } from '../../src/bpf/layout.js';
 import { addressToString } from '../../src/flows/address.js';
 import { OVERFLOW, Rollup, serverPort } from '../../src/flows/rollup.js';
-import { Labeler, PLAIN_LABELS } from '../../src/k8s/labels.js';
+import { Labeler, PLAIN_LABELS } from '../../src/flows/labels.js';
 import { windowedMin, isClosed, minRttEpoch } from '../../src/flows/flowtable.js';
 
 function v4(a: string): Buffer {
@@ -39,8 +39,8 @@ describe('server port', () => {
   it('follows the handshake when it was seen', () => {
     assert.equal(serverPort(key(5201, 40000), FlowFlag.synIngress), 5201);
     assert.equal(serverPort(key(40000, 80), FlowFlag.synEgress), 80);
-    assert.equal(serverPort(key(50000, 40000), FlowFlag.synAckIngress), 40000);
-    assert.equal(serverPort(key(50000, 40000), FlowFlag.synAckEgress), 50000);
+    assert.equal(serverPort(key(50000, 40000), FlowFlag.synackIngress), 40000);
+    assert.equal(serverPort(key(50000, 40000), FlowFlag.synackEgress), 50000);
   });
   it('otherwise prefers the non-ephemeral port, then the lower one', () => {
     assert.equal(serverPort(key(45000, 8080), 0), 8080);

@@ -6,7 +6,8 @@
  * other users and is never deleted.
  */
 import { BpfError } from '../../errors.js';
-import { libbpf } from '../libbpf.js';
+import koffi from 'koffi';
+import { BpfTcHook, BpfTcOpts, libbpf, type TcHook, type TcOpts } from '../libbpf.js';
 import type { Link } from './link.js';
 import type { TcDirection } from './tcx.js';
 
@@ -19,23 +20,13 @@ const ENOENT = 2;
 export const CLSACT_HANDLE = 0x7c9;
 export const CLSACT_PRIORITY = 0xc0de;
 
-function hook(ifindex: number, dir: TcDirection): Buffer {
-  // struct bpf_tc_hook { size_t sz; int ifindex; enum attach_point; __u32 parent; }
-  const b = Buffer.alloc(24);
-  b.writeBigUInt64LE(24n, 0);
-  b.writeInt32LE(ifindex, 8);
-  b.writeUInt32LE(dir === 'ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS, 12);
-  return b;
+function hook(ifindex: number, dir: TcDirection): TcHook {
+  return { sz: koffi.sizeof(BpfTcHook), ifindex, attach_point: dir === 'ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS, parent: 0 };
 }
 
-function opts(progFd: number): Buffer {
-  // struct bpf_tc_opts { size_t sz; int prog_fd; __u32 flags, prog_id, handle, priority; }
-  const b = Buffer.alloc(32);
-  b.writeBigUInt64LE(32n, 0);
-  b.writeInt32LE(progFd, 8);
-  b.writeUInt32LE(CLSACT_HANDLE, 20);
-  b.writeUInt32LE(CLSACT_PRIORITY, 24);
-  return b;
+/** Our filter: with progFd to attach it, with 0 to name it for detaching. */
+function opts(progFd: number): TcOpts {
+  return { sz: koffi.sizeof(BpfTcOpts), prog_fd: progFd, flags: 0, prog_id: 0, handle: CLSACT_HANDLE, priority: CLSACT_PRIORITY };
 }
 
 export class ClsactLink implements Link {
@@ -43,7 +34,7 @@ export class ClsactLink implements Link {
 
   private constructor(
     readonly description: string,
-    private readonly hookBuf: Buffer,
+    private readonly tcHook: TcHook,
   ) {}
 
   static attach(progFd: number, ifindex: number, ifname: string, dir: TcDirection): ClsactLink {
@@ -59,7 +50,7 @@ export class ClsactLink implements Link {
   close(): void {
     if (!this.attached) return;
     this.attached = false;
-    const r = libbpf.tc_detach(this.hookBuf, opts(0));
+    const r = libbpf.tc_detach(this.tcHook, opts(0));
     if (r < 0 && -r !== ENOENT) throw new BpfError(`detach ${this.description}`, -r);
   }
 }

@@ -9,7 +9,7 @@ export interface OtlpTarget {
   protocol: 'http/protobuf' | 'grpc';
 }
 
-export function otlpEndpoint(config: Config): OtlpTarget | null {
+export function otlpEndpoint(config: Pick<Config, 'otlp'>): OtlpTarget | null {
   const endpoint = config.otlp.endpoint || process.env.OTEL_EXPORTER_OTLP_ENDPOINT || '';
   if (!endpoint) return null;
   const env = process.env.OTEL_EXPORTER_OTLP_PROTOCOL;

@@ -18,21 +18,19 @@ import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { SockEventType, SockFlag, type SockEventValue } from '../../bpf/layout.js';
+import { SockEventType, SockFlag, type SockEventRecord } from '../../bpf/layout.js';
 import type { Config } from '../../config.js';
 import { addressToString } from '../../flows/address.js';
 import type { Labels } from '../../flows/series.js';
 import type { Logger } from '../../log.js';
-import type { Snapshot } from '../../snapshot.js';
-import { bucketPlan } from '../prometheus.js';
-import { boundsOf, SnapshotProducer } from './metrics.js';
+import type { OtlpStats, Snapshot } from '../snapshot.js';
+import { SnapshotProducer } from './metrics.js';
 import { emitSpan, sample, type SampleReason, type SubflowEvent } from './spans.js';
 import type { OtlpTarget } from './endpoint.js';
+import type { WallClock } from '../../time.js';
 
-export interface OtlpStats {
-  metricExports: { ok: number; failed: number };
-  spans: { exported: number; failed: number; dropped: number; sampledOut: number; kept: Record<string, number> };
-}
+/** What of the configuration the OTLP exporter uses. */
+export type OtlpConfig = Pick<Config, 'otlp' | 'rtt' | 'kubernetes'>;
 
 export class OtlpExporter {
   private readonly producer: SnapshotProducer;
@@ -47,11 +45,11 @@ export class OtlpExporter {
   };
 
   constructor(
-    private readonly config: Config,
+    private readonly config: OtlpConfig,
     target: OtlpTarget,
     version: string,
     private readonly log: Logger,
-    toWallMs: (monoNs: number) => number,
+    toWallMs: WallClock,
   ) {
     const k8sNode = config.kubernetes.enabled ? config.kubernetes.nodeName : '';
     const ours: Attributes = {
@@ -68,12 +66,7 @@ export class OtlpExporter {
     const fromConfig = config.otlp.endpoint !== '';
     const url = (signal: string) => (fromConfig ? (grpc ? target.endpoint : `${target.endpoint}/v1/${signal}`) : undefined);
     const metricExporter = grpc ? new GrpcMetricExporter({ url: url('metrics') }) : new ProtoMetricExporter({ url: url('metrics') });
-    this.producer = new SnapshotProducer(
-      Date.now(),
-      toWallMs,
-      boundsOf(bucketPlan(config.rtt.buckets, (up) => up / 1e6)),
-      boundsOf(bucketPlan(config.rtt.buckets, (up) => up - 1)),
-    );
+    this.producer = new SnapshotProducer(Date.now(), toWallMs, { localRtt: config.rtt.localSide, buckets: config.rtt.buckets });
     this.meterProvider = new MeterProvider({
       resource,
       readers: [
@@ -147,7 +140,7 @@ export class OtlpExporter {
   }
 
   /** A socket event: subflow joins and closes are kept for their connection's span; closes become spans. */
-  socketEvent(ev: SockEventValue, labels: Labels, toWallMs: (monoNs: number) => number): void {
+  socketEvent(ev: SockEventRecord, labels: Labels, toWallMs: WallClock): void {
     if (!this.tracerProvider) return;
     const id = `${ev.key.netns}:${ev.s.mptcpToken}`;
     if (ev.s.flags & SockFlag.mptcp && ev.type !== SockEventType.mptcpClosed) {

@@ -7,10 +7,12 @@
  * ordinary connections and always the interesting ones.
  */
 import { SpanKind, SpanStatusCode, type Attributes, type Tracer } from '@opentelemetry/api';
-import { CloseReason, SockEventType, SockFlag, type SockEventValue } from '../../bpf/layout.js';
+import { CloseReason, SOCK_COUNTER_NAMES, sockCounterField, SockEventType, SockFlag, type SockEventRecord } from '../../bpf/layout.js';
+import { nameOf } from '../../bpf/codec.js';
 import { addressToString, isV4Mapped } from '../../flows/address.js';
 import { sockServerPort } from '../../flows/rollup.js';
 import type { Labels } from '../../flows/series.js';
+import type { WallClock } from '../../time.js';
 
 export interface SamplingRules {
   ratio: number;
@@ -21,11 +23,11 @@ export interface SamplingRules {
 export type SampleReason = 'retransmits' | 'rst' | 'min_rtt' | 'ratio' | null;
 
 /** Why a connection is kept as a span, or null. */
-export function sample(ev: SockEventValue, rules: SamplingRules, random = Math.random): SampleReason {
+export function sample(ev: SockEventRecord, rules: SamplingRules, random = Math.random): SampleReason {
   const s = ev.s;
   if (ev.type === SockEventType.closed) {
-    if (s.retrans > 0) return 'retransmits';
-    if (CloseReason[s.closeReason] === 'rst') return 'rst';
+    if (s.counters.retransmits > 0) return 'retransmits';
+    if (s.closeReason === CloseReason.rst) return 'rst';
     const minRttMs = (s.minRttUs || s.srttMinUs) / 1000;
     if (rules.minRttAboveMs > 0 && minRttMs > rules.minRttAboveMs) return 'min_rtt';
   }
@@ -34,7 +36,7 @@ export function sample(ev: SockEventValue, rules: SamplingRules, random = Math.r
 
 const ms = (us: number) => us / 1000;
 
-export function connectionAttributes(ev: SockEventValue, labels: Labels): Attributes {
+export function connectionAttributes(ev: SockEventRecord, labels: Labels): Attributes {
   const { key, s } = ev;
   const mptcp = ev.type === SockEventType.mptcpClosed;
   const a: Attributes = {
@@ -56,14 +58,8 @@ export function connectionAttributes(ev: SockEventValue, labels: Labels): Attrib
     return a;
   }
   Object.assign(a, {
-    'tcp.close_reason': CloseReason[s.closeReason] ?? 'unknown',
-    'tcp.bytes_sent': s.bytesSent,
-    'tcp.bytes_acked': s.bytesAcked,
-    'tcp.bytes_received': s.bytesReceived,
-    'tcp.bytes_retrans': s.bytesRetrans,
-    'tcp.segs_out': s.segsOut,
-    'tcp.segs_in': s.segsIn,
-    'tcp.retransmits': s.retrans,
+    'tcp.close_reason': nameOf(CloseReason, s.closeReason) ?? 'unknown',
+    ...Object.fromEntries(SOCK_COUNTER_NAMES.map((n) => [`tcp.${sockCounterField(n)}`, s.counters[n]])),
     'tcp.rtt.min_ms': ms(s.srttMinUs),
     'tcp.rtt.avg_ms': s.srttCount ? ms(s.srttSumUs / s.srttCount) : 0,
     'tcp.rtt.max_ms': ms(s.srttMaxUs),
@@ -89,7 +85,7 @@ export interface SubflowEvent {
 }
 
 /** Starts and ends one span (already decided to keep) on tracer. */
-export function emitSpan(tracer: Tracer, ev: SockEventValue, labels: Labels, toWallMs: (mono: number) => number, subflows: SubflowEvent[] = []): void {
+export function emitSpan(tracer: Tracer, ev: SockEventRecord, labels: Labels, toWallMs: WallClock, subflows: SubflowEvent[] = []): void {
   const s = ev.s;
   const mptcp = ev.type === SockEventType.mptcpClosed;
   const kind = s.flags & SockFlag.active ? SpanKind.CLIENT : s.flags & SockFlag.passive ? SpanKind.SERVER : SpanKind.INTERNAL;
@@ -99,6 +95,6 @@ export function emitSpan(tracer: Tracer, ev: SockEventValue, labels: Labels, toW
     attributes: connectionAttributes(ev, labels),
   });
   for (const e of subflows) span.addEvent(e.name, e.attributes, e.timeMs);
-  if (CloseReason[s.closeReason] === 'timeout') span.setStatus({ code: SpanStatusCode.ERROR, message: 'retransmission timeout' });
+  if (s.closeReason === CloseReason.timeout) span.setStatus({ code: SpanStatusCode.ERROR, message: 'retransmission timeout' });
   span.end(toWallMs(s.endNs));
 }

@@ -3,8 +3,8 @@
  * the kernel, with the real maps. The packet buffer is the program's input;
  * data_out shows whether the program changed it (it must not).
  */
-import { check } from '../errors.js';
-import { BpfTestRunOpts, koffi, libbpf, type TestRunOpts } from './libbpf.js';
+import { check } from '../../src/errors.js';
+import { BpfTestRunOpts, koffi, libbpf, type TestRunOpts } from '../../src/bpf/libbpf.js';
 
 export interface TestRunResult {
   retval: number;

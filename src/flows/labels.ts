@@ -5,12 +5,25 @@
  * on a pod's veth, seen from the host side, is turned around (flip) so that
  * "local" is the pod and "ingress" what the pod received.
  */
-import { addressToString } from '../flows/address.js';
-import type { Labels } from '../flows/series.js';
-import type { PodIndex, PodInfo } from './pods.js';
+import { addressToString } from './address.js';
+import type { Labels } from './series.js';
+import type { RollupLevel } from '../config.js';
 
-export const ROLLUPS = ['flow', 'pod', 'workload', 'namespace', 'node'] as const;
-export type RollupLevel = (typeof ROLLUPS)[number];
+/** A pod as labels name it. */
+export interface LabeledPod {
+  namespace: string;
+  name: string;
+  node: string;
+}
+
+/** What labels need of the pod index (k8s/pods.ts keeps it). */
+export interface PodLookup<P extends LabeledPod = LabeledPod> {
+  /** bumped whenever a pod or its IPs change */
+  readonly generation: number;
+  lookup(ip: string): P | undefined;
+  /** `deployment/web`, `cronjob/x`, `pod/name`: the pod's top owner */
+  workload(p: P): string;
+}
 
 export const PLAIN_LABELS = ['local_address', 'peer_address', 'server_port'] as const;
 
@@ -31,7 +44,7 @@ export interface Placement {
 }
 
 export interface LabelerOptions {
-  index: PodIndex;
+  index: PodLookup;
   level: RollupLevel;
   nodeName: string;
   /** prefix lengths of the peer range for peers that are no known pod */
@@ -76,7 +89,7 @@ export class Labeler {
     const bText = addressToString(b);
     const aPod = o.index.lookup(aText);
     const bPod = o.index.lookup(bText);
-    const onNode = (p: PodInfo | undefined) => p !== undefined && p.node === o.nodeName;
+    const onNode = (p: LabeledPod | undefined) => p !== undefined && p.node === o.nodeName;
     const flip = !fixed && onNode(bPod) && !onNode(aPod);
     const [local, lPort, lPod, peer, pPort, pPod] = flip ? [b, bPort, bPod, a, aPort, aPod] : [a, aPort, aPod, b, bPort, bPod];
     const v4 = addressToString(peer).includes('.');
@@ -100,7 +113,7 @@ export class Labeler {
   }
 
   /** Series labels that name this pod (local or peer side), to drop them when it is gone. */
-  namesPod(labels: Labels, p: PodInfo): boolean {
+  namesPod(labels: Labels, p: LabeledPod): boolean {
     return (
       (labels.namespace === p.namespace && labels.pod === p.name) ||
       (labels.peer_namespace === p.namespace && labels.peer_pod === p.name)

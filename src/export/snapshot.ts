@@ -2,30 +2,17 @@
  * What one round of the agent produced: the state every exporter renders.
  * Exporters read snapshots; they never touch BPF maps themselves.
  */
-import type { SockStatName, StatName } from './bpf/layout.js';
-import type { Counters } from './flows/counters.js';
-import type { CloseReasonName, Labels } from './flows/series.js';
-import type { ListWatchStats } from './k8s/listwatch.js';
-import type { OtlpStats } from './export/otlp/exporter.js';
+import type { SockStatName, StatName } from '../bpf/layout.js';
+import type { SeriesView } from '../flows/series.js';
+import type { ListWatchStats } from '../k8s/listwatch.js';
+import type { QlogStats } from './qlog-conns.js';
 
-export interface SeriesView {
-  labels: Labels;
-  total: Counters;
-  /** Windowed min RTT per side (ns), Infinity when none. */
-  minRttNs: readonly number[];
-  flows: number;
-  sockets: number;
-  /** fed by the packet path / the socket path, ever: which families to export */
-  hasFlows: boolean;
-  hasSockets: boolean;
-  opened: number;
-  closed: Record<CloseReasonName, number>;
-  subflowEvents: { established: number; closed: number };
-  /** subflows per finished MPTCP connection -> connections */
-  mptcpSubflows: ReadonlyMap<number, number>;
-  mptcpSubflowsSum: number;
-  mptcpConnections: number;
-  mptcpSubflowsOpen: number;
+export type { SeriesView };
+
+/** What the OTLP exporter counted (otlp/exporter.ts). */
+export interface OtlpStats {
+  metricExports: { ok: number; failed: number };
+  spans: { exported: number; failed: number; dropped: number; sampledOut: number; kept: Record<string, number> };
 }
 
 export interface ProbeStatus {
@@ -39,7 +26,17 @@ export interface TableStatus {
   entries: number;
   capacity: number;
   bytes: number;
+  /** created by the kernel, deleted by the agent, evicted: created - deleted - entries */
+  created: number;
+  deleted: number;
   evicted: number;
+}
+
+/** One source a round reads, the way node_exporter reports its collectors. */
+export interface SourceStatus {
+  source: string;
+  seconds: number;
+  ok: boolean;
 }
 
 export interface Snapshot {
@@ -51,13 +48,18 @@ export interface Snapshot {
   tables: TableStatus[];
   overflowTotal: number;
   roundSeconds: number;
+  /** rounds that failed as a whole */
+  roundErrors: number;
+  sources: SourceStatus[];
   probes: ProbeStatus[];
   interfaces: { name: string; links: string[] }[];
   flowEvents: Record<string, number>;
   connectionLogRecords: number;
   interfaceEvents: { attached: number; detached: number; failed: number };
   otlp: OtlpStats | null;
+  qlog: QlogStats | null;
   /** per loaded program, while run-time statistics are on */
   programs: { name: string; runCnt: number; runTimeNs: number }[];
   kubernetes: { pods: number; watches: { kind: string; stats: ListWatchStats }[] } | null;
+  build: { version: string; kernel: string; bpfObjects: string };
 }

@@ -7,8 +7,8 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { PacketProbe } from '../probes/packets.js';
-import { ETHERNET_TYPES, isGlob, listInterfaces, matchInterfaces, type NetInterface } from './interfaces.js';
+import type { PacketProbe } from './packets.js';
+import { ETHERNET_TYPES, isGlob, listInterfaces, matchInterfaces, type NetInterface } from '../net/interfaces.js';
 
 /**
  * Interfaces to attach to. A name without glob characters must exist and
