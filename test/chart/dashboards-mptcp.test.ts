@@ -4,8 +4,9 @@
  * labels local_address/peer_address/server_port, a real Prometheus in A
  * scraping it with node="mptcp-node". The namespace and pod variables have
  * no values there and stay at All, and every panel still has data but the
- * Kubernetes and OTLP ones (off here); the MPTCP panels show two subflows,
- * and the single-subflow alert stays quiet.
+ * Kubernetes and OTLP ones (off here); the MPTCP panels show the subflows
+ * the kernel has (ss, both ends), two per connection, and the single-subflow
+ * panel and alert follow what the connections really had.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +26,20 @@ describe('dashboards without Kubernetes: two-subflow MPTCP through a real Promet
   let held: MptcpClient | undefined;
   let running = true;
   let loop: Promise<void> = Promise.resolve();
+  /** subflows of each connection of the loop when it closed, as its client saw them */
+  const closedSubflows: number[] = [];
   const PORT = 5702;
+
+  /** The kernel's open MPTCP connections and their subflows on both ends, as the panel counts them. */
+  const kernelView = async () => {
+    let conns = 0;
+    let subflows = 0;
+    for (const ns of [lab.nsA, lab.nsB]) {
+      conns += (await lab.msks(PORT, ns)).length;
+      subflows += (await lab.subflows(PORT, ns)).length;
+    }
+    return `${conns} connections, ${subflows} subflows`;
+  };
 
   before(async () => {
     lab = await MptcpLab.create('dash');
@@ -35,10 +49,19 @@ describe('dashboards without Kubernetes: two-subflow MPTCP through a real Promet
     });
     await prom.waitFor('tcpulse_build_info');
     await lab.startServer(PORT);
-    held = await lab.open(PORT, 2_000_000, { holdMs: -1 });
+    // one connection held open, with its join made (a busy machine may miss it: then another)
+    for (let tries = 0; ; tries++) {
+      held = await lab.open(PORT, 2_000_000, { holdMs: -1 });
+      if ((await lab.subflows(PORT)).length === 2) break;
+      await held.kill();
+      if (tries === 4) throw new Error('no MPTCP connection with two subflows in five tries');
+    }
     // connections opened, used over both subflows and closed, one after another
     loop = (async () => {
-      while (running) await lab.connect(PORT, 500_000, { holdMs: 200 });
+      while (running) {
+        const last = await lab.connect(PORT, 500_000, { holdMs: 200 });
+        closedSubflows.push(Math.max(last.subflows.length, last.info.subflows + 1));
+      }
     })();
   });
 
@@ -79,7 +102,7 @@ describe('dashboards without Kubernetes: two-subflow MPTCP through a real Promet
     assert.equal(unexpected, '', `panels without data:\n${unexpected}`);
   });
 
-  it('the MPTCP panels show two subflows per connection; no single-subflow alert', async () => {
+  it('the MPTCP panels show the kernel\'s subflows, and single-subflow connections as they were', async () => {
     const [node] = loadDashboards();
     const { values } = await resolveVariables(prom, node!);
     const q = (title: string, ref = 'A') => {
@@ -87,24 +110,35 @@ describe('dashboards without Kubernetes: two-subflow MPTCP through a real Promet
       assert.ok(pq, title);
       return prom.query(expand(pq.expr, values));
     };
-    // a connection of the loop may be caught before its join: retry until none is
+    // the loop stops: the held connection stays, and the panels must come to show what the kernel has
+    running = false;
+    await loop;
     let open = '';
-    for (let i = 0; i < 20; i++) {
+    let kernel = '';
+    for (let i = 0; i < 40 && (open !== kernel || !open); i++) {
       const conns = Number((await q('Open MPTCP connections and subflows', 'A'))[0]!.value[1]);
       const subflows = Number((await q('Open MPTCP connections and subflows', 'B'))[0]!.value[1]);
       open = `${conns} connections, ${subflows} subflows`;
-      if (conns >= 1 && subflows === 2 * conns) break;
-      await sleep(500);
+      kernel = await kernelView();
+      if (open !== kernel) await sleep(500);
     }
-    assert.match(open, /^(\d+) connections, (\d+) subflows$/);
-    const [, c, sf] = /^(\d+) connections, (\d+) subflows$/.exec(open)!;
-    assert.ok(Number(c) >= 1 && Number(sf) === 2 * Number(c), open);
+    assert.equal(open, kernel, 'the panel against the kernel (ss -Mi, ss -ti in both namespaces)');
+    assert.equal(open, '2 connections, 4 subflows', 'the held connection, both ends, two subflows each');
+    // connections that closed: the histogram and the single-subflow panel follow what they had
+    assert.ok(closedSubflows.length >= 3, `${closedSubflows.length} connections closed`);
+    const single = closedSubflows.filter((n) => n < 2).length;
     const buckets = new Map((await q('Subflows per closed MPTCP connection')).map((s) => [s.metric.le!, Number(s.value[1])]));
-    assert.equal(buckets.get('1'), 0, 'no connection closed with one subflow');
-    assert.ok(buckets.get('2')! > 0 && buckets.get('2') === buckets.get('+Inf'), JSON.stringify([...buckets]));
-    assert.equal(Number((await q('MPTCP connections with a single subflow'))[0]!.value[1]), 0);
+    const singlePanel = Number((await q('MPTCP connections with a single subflow'))[0]!.value[1]);
+    if (single === 0) {
+      assert.equal(buckets.get('1'), 0, 'no connection closed with one subflow');
+      assert.equal(singlePanel, 0);
+    } else {
+      // (the panel looks back 10 minutes, the whole test; the histogram one minute)
+      assert.ok(singlePanel > 0, `${single} of ${closedSubflows.length} connections closed with one subflow`);
+    }
+    assert.ok(buckets.get('2')! > 0 && buckets.get('2') === buckets.get('+Inf'), `none with more than two: ${JSON.stringify([...buckets])}`);
     const rule = (await prom.rules()).find((r) => r.name === 'TcpulseMptcpSubflowFallback');
     assert.equal(rule?.health, 'ok', rule?.lastError);
-    assert.equal(rule?.state, 'inactive');
+    if (single === 0) assert.equal(rule?.state, 'inactive');
   });
 });
