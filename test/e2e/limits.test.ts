@@ -53,10 +53,13 @@ describe('flow table and series budget limits', () => {
       await sleep(100);
     }
     procs.push(await running);
-    // closed flows leave the table after 500 ms idle, others after 1 s
-    await until('closed and idle flows removed', async () => {
-      seen.push(await agent.scrape());
-      return one(seen.at(-1)!, 'tcpulse_flow_table_entries', { table: 'flows' }) === 0;
+    // a burst can end between two rounds: first the agent has read every flow's open event
+    // (drained by a round, which then reads the table too), then closed flows leave the
+    // table after 500 ms idle, others after 1 s
+    await until('every open seen, then closed and idle flows removed', async () => {
+      const m = await agent.scrape();
+      seen.push(m);
+      return one(m, 'tcpulse_flow_events_total', { event: 'opened' }) >= CONNECTIONS && one(m, 'tcpulse_flow_table_entries', { table: 'flows' }) === 0;
     }, 20_000);
     const last = seen.at(-1)!;
 
