@@ -6,6 +6,8 @@
  */
 import { FLOW_RTT_HIST, HIST_BUCKETS, SOCK_COUNTER_NAMES, SOCK_CWND_HIST, SOCK_SRTT_HIST, type FlowStatsValue, type SockCounterName, type SockSummaryValue } from '../bpf/layout.js';
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 export class HistCounters {
   count = 0;
   /** in the unit of the samples' sum: ns for passive RTT, µs for srtt, segments for cwnd */
@@ -28,6 +30,13 @@ export class HistCounters {
   addBuckets(buf: Buffer, off: number, count: number, sum: number): void {
     this.count += count;
     this.sum += sum;
+    const at = buf.byteOffset + off;
+    if (at % 4 === 0 && LITTLE_ENDIAN) {
+      // read in place: the buckets are u32s in the host's order
+      const u = new Uint32Array(buf.buffer, at, HIST_BUCKETS);
+      for (let i = 0; i < HIST_BUCKETS; i++) this.hist[i]! += u[i]!;
+      return;
+    }
     for (let i = 0, o = off; i < HIST_BUCKETS; i++, o += 4) this.hist[i]! += buf.readUInt32LE(o);
   }
 }

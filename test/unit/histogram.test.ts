@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bucketLowerBound, bucketOf, bucketUpperBound, rttBoundsSeconds } from '../../src/flows/histogram.js';
 import { HIST_BUCKETS } from '../../src/bpf/layout.js';
+import { HistCounters } from '../../src/flows/counters.js';
 
 describe('log-linear histogram buckets', () => {
   it('gives 0..3 a bucket each, then 4 sub-buckets per power of two', () => {
@@ -35,5 +36,23 @@ describe('log-linear histogram buckets', () => {
     assert.equal(rttBoundsSeconds.length, HIST_BUCKETS - 1);
     assert.equal(rttBoundsSeconds[0], 1e-6);
     assert.equal(rttBoundsSeconds[HIST_BUCKETS - 2], (7 * 2 ** 23) / 1e6);
+  });
+});
+
+describe('kernel buckets summed from a map value', () => {
+  it('reads the same u32 buckets in place (aligned) and byte by byte (unaligned)', () => {
+    const buckets = Array.from({ length: HIST_BUCKETS }, (_, i) => (i * 2654435761) % 2 ** 32);
+    const at = (shift: number) => {
+      const b = Buffer.alloc(HIST_BUCKETS * 4 + 8);
+      buckets.forEach((v, i) => b.writeUInt32LE(v, shift + i * 4));
+      const h = new HistCounters();
+      h.addBuckets(b, shift, 3, 7);
+      h.addBuckets(b, shift, 1, 1);
+      return { count: h.count, sum: h.sum, hist: [...h.hist] };
+    };
+    const want = { count: 4, sum: 8, hist: buckets.map((v) => 2 * v) };
+    assert.deepEqual(at(0), want);
+    assert.deepEqual(at(4), want);
+    assert.deepEqual(at(1), want);
   });
 });
