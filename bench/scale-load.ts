@@ -7,14 +7,14 @@
  *                                        once a second (spread over the second), echoes read
  *
  * The client connects at most 128 at a time (no SYN backlog overflows) and
- * prints "ready N" when all are up; both print "error ..." and exit 1 on
- * anything unexpected (a reset, a refused connect).
+ * prints "ready N" when all are up; both print "error ..." on stderr and
+ * exit 1 on anything unexpected (a reset, a refused connect).
  */
 import { connect, createServer, type Socket } from 'node:net';
 
 const [role, ...args] = process.argv.slice(2);
 const fail = (what: string) => {
-  process.stdout.write(`error ${what}\n`);
+  process.stderr.write(`error ${what}\n`);
   process.exit(1);
 };
 

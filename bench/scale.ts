@@ -25,9 +25,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../src/paths.js';
-import { sleep, start, type Running } from '../test/helpers/exec.js';
+import { sleep, start, waitForOutput, type Running } from '../test/helpers/exec.js';
 import { Lab } from '../test/helpers/netns.js';
-import { parseProm, type Sample } from '../test/helpers/prom.js';
+import { parseProm, pick, type Sample } from '../test/helpers/prom.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -73,15 +73,6 @@ function spawnIn(lab: Lab, ns: string, cmd: string): Running {
 }
 const stopAll = () => Promise.all([...children].map((r) => r.stop('SIGKILL')));
 
-async function waitFor(what: string, r: Running, text: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!r.stdout().includes(text)) {
-    if (r.stdout().includes('error') || r.proc.exitCode !== null) throw new Error(`${what}: ${r.stdout()} ${r.stderr()}`.trim());
-    if (Date.now() > deadline) throw new Error(`${what}: not done in ${ms / 1000} s`);
-    await sleep(100);
-  }
-}
-
 interface Scrape {
   ms: number;
   bytes: number;
@@ -96,8 +87,8 @@ async function scrape(lab: Lab): Promise<Scrape> {
   return { ms, bytes: Buffer.byteLength(r.stdout), lines: r.stdout.split('\n').length - 1, samples: parseProm(r.stdout) };
 }
 
-const value = (m: Sample[], name: string, labels: Record<string, string> = {}) =>
-  m.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
+/** The sum of the samples of name with these labels. */
+const value = (m: Sample[], name: string, labels: Record<string, string> = {}) => pick(m, name, labels).reduce((a, s) => a + s.value, 0);
 
 type Row = Record<string, number>;
 
@@ -118,7 +109,7 @@ async function measure(lab: Lab, n: number): Promise<{ idle: Row; busy: Row }> {
     for (let i = 0; i < procs; i++) {
       const share = Math.floor(n / procs) + (i < n % procs ? 1 : 0);
       clients.push(spawnIn(lab, lab.nsA, load('client', lab.ipB, BASE_PORT, ports, share)));
-      await waitFor(`${share} connections`, clients[i]!, `ready ${share}`, 60_000 + share * 5);
+      await waitForOutput(clients[i]!, `ready ${share}`, 60_000 + share * 5);
     }
     await sleep(2 * INTERVAL_MS + 500);
     await scrape(lab); // the event loop's lag counts from here
@@ -134,7 +125,7 @@ async function measure(lab: Lab, n: number): Promise<{ idle: Row; busy: Row }> {
     const m = scrapes.at(-1)!.samples;
     const series = value(m, 'tcpulse_series');
     const median = (k: 'ms' | 'bytes' | 'lines') => scrapes.map((s) => s[k]).sort((a, b) => a - b)[1]!;
-    for (const c of clients) if (c.stdout().includes('error')) throw new Error(`traffic: ${c.stdout()}`);
+    for (const c of clients) if (c.proc.exitCode !== null) throw new Error(`traffic: ${c.stderr()}`);
     return {
       idle,
       busy: {
@@ -215,7 +206,7 @@ async function main(): Promise<void> {
     for (let i = 0, first = 0; i < count; i++) {
       const k = Math.floor(ports / count) + (i < ports % count ? 1 : 0);
       servers.push(spawnIn(lab, lab.nsB, load('server', BASE_PORT + first, k)));
-      await waitFor('server', servers[i]!, `listening ${k}`, 30_000);
+      await waitForOutput(servers[i]!, `listening ${k}`, 30_000);
       first += k;
     }
     const results: { n: number; idle: Row; busy: Row }[] = [];

@@ -17,16 +17,22 @@ export const README_BLOCKS = [
   { begin: '<!-- options:config (npm run gen) -->', end: '<!-- options:config:end -->', text: () => '```yaml\n' + configFileText() + '\n```' },
 ];
 
+/** What README.md holds between begin and end (trimmed), or null without that block. */
+export function readmeBlock(readme: string, begin: string, end: string): string | null {
+  const i = readme.indexOf(begin);
+  const j = readme.indexOf(end);
+  return i < 0 || j < i ? null : readme.slice(i + begin.length, j).trim();
+}
+
+/** README.md with text between begin and end. */
+export function withReadmeBlock(readme: string, begin: string, end: string, text: string): string {
+  if (readmeBlock(readme, begin, end) === null) throw new Error(`README.md lacks ${begin} ... ${end}`);
+  return readme.slice(0, readme.indexOf(begin) + begin.length) + '\n' + text + '\n' + readme.slice(readme.indexOf(end));
+}
+
 /** README.md with its blocks as generated. */
 export function generatedReadme(readme: string): string {
-  let out = readme;
-  for (const b of README_BLOCKS) {
-    const i = out.indexOf(b.begin);
-    const j = out.indexOf(b.end);
-    if (i < 0 || j < i) throw new Error(`README.md lacks ${b.begin} ... ${b.end}`);
-    out = out.slice(0, i + b.begin.length) + '\n' + b.text() + '\n' + out.slice(j);
-  }
-  return out;
+  return README_BLOCKS.reduce((out, b) => withReadmeBlock(out, b.begin, b.end, b.text()), readme);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -115,6 +115,11 @@ export function writeU64(buf: Buffer, off: number, v: number | bigint): void {
   buf.writeBigUInt64LE(BigInt(v), off);
 }
 
+/** The counters of a generated counter enum (enum stat, enum sock_stat), in the kernel's order, without its max. */
+export function counterNames<E extends Record<string, number>>(e: E): Exclude<keyof E & string, 'max'>[] {
+  return Object.keys(e).filter((n): n is Exclude<keyof E & string, 'max'> => n !== 'max');
+}
+
 /** The member of a generated enum object with value v, or undefined. */
 export function nameOf<E extends Record<string, number>>(e: E, v: number): keyof E | undefined {
   return (Object.keys(e) as (keyof E)[]).find((k) => e[k] === v);

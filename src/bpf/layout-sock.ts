@@ -17,10 +17,11 @@ import {
   type SockKeyValue,
   type SockSummaryValue,
 } from './contract.gen.js';
+import { counterNames } from './codec.js';
 
 /** The sock_stat counters by name, in the kernel's order. */
 export type SockStatName = Exclude<keyof typeof SockStat, 'max'>;
-export const SOCK_STAT_NAMES = (Object.keys(SockStat) as (keyof typeof SockStat)[]).filter((n): n is SockStatName => n !== 'max');
+export const SOCK_STAT_NAMES: SockStatName[] = counterNames(SockStat);
 
 /** A socket's counters (struct sock_counters) by name, in the kernel's order. */
 export type SockCounterName = keyof SockCountersValue;

@@ -11,6 +11,7 @@ import { LogLevels } from '../log.js';
 import { projectRoot } from '../paths.js';
 import * as P from './parsers.js';
 
+/** The families of socket hooks, best first: probes/hooks.ts tries them in this order. */
 export const HOOK_FAMILIES = ['tp_btf', 'raw_tp', 'kprobe'] as const;
 export type HookFamily = (typeof HOOK_FAMILIES)[number];
 export const ROLLUPS = ['flow', 'pod', 'workload', 'namespace', 'node'] as const;

@@ -85,12 +85,15 @@ export function choice<const T extends string>(choices: readonly T[]): Parser<T>
   };
 }
 
+/** A comma-separated string (a flag) as its items; anything else as it is (a YAML value). */
+const listOf = (v: unknown): unknown => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v);
+
 /** A list of choices: a YAML sequence or a comma-separated string. */
 export function choices<const T extends string>(all: readonly T[], opts: { minItems?: number } = {}): Parser<T[]> {
   const one = choice(all);
   return {
     parse(what, v) {
-      const list = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
+      const list = listOf(v);
       if (!Array.isArray(list)) throw new ConfigError(`${what}: expected a list of ${all.join(', ')}`);
       const out = list.map((x) => one.parse(what, x));
       if (new Set(out).size !== out.length) throw new ConfigError(`${what}: ${out.join(', ')} names one twice`);
@@ -146,7 +149,7 @@ export function path(kind: string, nullable = false): Parser<string | null> {
 export function strings(): Parser<string[]> {
   return {
     parse(what, v) {
-      const list = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
+      const list = listOf(v);
       if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' || typeof x === 'number')) throw new ConfigError(`${what}: expected a list`);
       return list.map(String);
     },

@@ -12,7 +12,8 @@ import { Side } from '../bpf/layout.js';
 import type { HistCounters } from '../flows/counters.js';
 import type { Buckets } from './buckets.js';
 import { CLOSE_REASONS } from '../flows/series.js';
-import type { SeriesView, Snapshot } from './snapshot.js';
+import type { ListWatchStats } from '../k8s/listwatch.js';
+import type { SeriesView, Snapshot, TableStatus } from './snapshot.js';
 
 export type Kind = 'counter' | 'gauge' | 'histogram';
 export type LabelSet = Readonly<Record<string, string>>;
@@ -58,7 +59,8 @@ export type Family = SeriesFamily | AgentFamily;
 
 const DIRECTIONS = [{ direction: 'ingress' }, { direction: 'egress' }];
 const one = (v: number): readonly (readonly [LabelSet, number])[] => [[{}, v]];
-const by = <T>(label: string, entries: readonly (readonly [string, T])[], value: (t: T) => number) => entries.map(([k, t]) => [{ [label]: k }, value(t)] as const);
+/** Values labelled by name: [[name, value], ...] -> [[{ label: name }, value], ...]. */
+const by = (label: string, entries: readonly (readonly [string, number])[]) => entries.map(([k, v]) => [{ [label]: k }, v] as const);
 const mptcpLive = (s: SeriesView) => s.mptcpConnections > 0;
 
 export const SERIES_FAMILIES = [
@@ -139,16 +141,20 @@ export const SERIES_FAMILIES = [
   },
 ] as const satisfies readonly SeriesFamily[];
 
+/** One value per kernel table, labelled by it. */
+const perTable = (v: (t: TableStatus) => number) => (s: Snapshot) => s.tables.map((t) => [{ table: t.table }, v(t)] as const);
+/** One value per watched Kubernetes resource, labelled by it. */
+const perResource = (v: (w: ListWatchStats) => number) => (s: Snapshot) => (s.kubernetes?.watches ?? []).map((w) => [{ resource: w.kind }, v(w.stats)] as const);
 const k = (snap: Snapshot) => snap.kernel;
 const sk = (snap: Snapshot) => snap.sockKernel;
 
 export const AGENT_FAMILIES = [
-  { of: 'agent', name: 'tcpulse_flow_table_evictions_total', labelNames: ['table'], otel: 'tcpulse.flow_table.evictions', kind: 'counter', unit: '{entry}', help: 'Entries the kernel evicted (LRU, table full) before the agent read their end.', values: (s) => by('table', s.tables.map((t) => [t.table, t] as const), (t) => t.evicted) },
-  { of: 'agent', name: 'tcpulse_flow_table_created_total', labelNames: ['table'], kind: 'counter', unit: '{entry}', help: 'Entries the kernel created in a table (created - deleted - entries = evicted).', values: (s) => by('table', s.tables.map((t) => [t.table, t] as const), (t) => t.created) },
-  { of: 'agent', name: 'tcpulse_flow_table_deleted_total', labelNames: ['table'], kind: 'counter', unit: '{entry}', help: 'Entries the agent removed from a table (idle, closed, or finished by their event).', values: (s) => by('table', s.tables.map((t) => [t.table, t] as const), (t) => t.deleted) },
-  { of: 'agent', name: 'tcpulse_flow_table_entries', labelNames: ['table'], kind: 'gauge', unit: '{entry}', help: 'Entries in a kernel table (flows: packet path, sockets: socket path).', values: (s) => by('table', s.tables.map((t) => [t.table, t] as const), (t) => t.entries) },
-  { of: 'agent', name: 'tcpulse_flow_table_capacity', labelNames: ['table'], kind: 'gauge', unit: '{entry}', help: 'Maximum entries of a kernel table.', values: (s) => by('table', s.tables.map((t) => [t.table, t] as const), (t) => t.capacity) },
-  { of: 'agent', name: 'tcpulse_flow_table_memory_bytes', labelNames: ['table'], kind: 'gauge', unit: 'By', help: "Kernel memory of a table's keys and values, from its configured size.", values: (s) => by('table', s.tables.map((t) => [t.table, t] as const), (t) => t.bytes) },
+  { of: 'agent', name: 'tcpulse_flow_table_evictions_total', labelNames: ['table'], otel: 'tcpulse.flow_table.evictions', kind: 'counter', unit: '{entry}', help: 'Entries the kernel evicted (LRU, table full) before the agent read their end.', values: perTable((t) => t.evicted) },
+  { of: 'agent', name: 'tcpulse_flow_table_created_total', labelNames: ['table'], kind: 'counter', unit: '{entry}', help: 'Entries the kernel created in a table (created - deleted - entries = evicted).', values: perTable((t) => t.created) },
+  { of: 'agent', name: 'tcpulse_flow_table_deleted_total', labelNames: ['table'], kind: 'counter', unit: '{entry}', help: 'Entries the agent removed from a table (idle, closed, or finished by their event).', values: perTable((t) => t.deleted) },
+  { of: 'agent', name: 'tcpulse_flow_table_entries', labelNames: ['table'], kind: 'gauge', unit: '{entry}', help: 'Entries in a kernel table (flows: packet path, sockets: socket path).', values: perTable((t) => t.entries) },
+  { of: 'agent', name: 'tcpulse_flow_table_capacity', labelNames: ['table'], kind: 'gauge', unit: '{entry}', help: 'Maximum entries of a kernel table.', values: perTable((t) => t.capacity) },
+  { of: 'agent', name: 'tcpulse_flow_table_memory_bytes', labelNames: ['table'], kind: 'gauge', unit: 'By', help: "Kernel memory of a table's keys and values, from its configured size.", values: perTable((t) => t.bytes) },
   { of: 'agent', name: 'tcpulse_series_overflow_total', kind: 'counter', unit: '{flow}', help: 'Flows folded into the overflow series because the series budget was spent.', values: (s) => one(s.overflowTotal) },
   { of: 'agent', name: 'tcpulse_series', kind: 'gauge', unit: '{series}', help: 'Series exported, the overflow series included.', values: (s) => one(s.series.length) },
   { of: 'agent', name: 'tcpulse_rollup_duration_seconds', kind: 'gauge', unit: 's', help: 'Time the last round took to read the kernel tables and roll them up.', values: (s) => one(s.roundSeconds) },
@@ -161,17 +167,17 @@ export const AGENT_FAMILIES = [
   { of: 'agent', name: 'tcpulse_connection_log_records_total', kind: 'counter', unit: '{record}', help: 'Records written to the connection log.', values: (s) => one(s.connectionLogRecords) },
   {
     of: 'agent', name: 'tcpulse_socket_events_total', labelNames: ['event'], kind: 'counter', unit: '{event}', help: 'Kernel socket events handled, by hook.',
-    values: (s) => { const x = sk(s); return x ? by('event', [['tcp_probe', x.probeEvents], ['tcp_retransmit_skb', x.retransmitEvents], ['inet_sock_set_state', x.stateEvents]] as const, (v) => v) : []; },
+    values: (s) => { const x = sk(s); return x ? by('event', [['tcp_probe', x.probeEvents], ['tcp_retransmit_skb', x.retransmitEvents], ['inet_sock_set_state', x.stateEvents]] as const) : []; },
   },
   {
     of: 'agent', name: 'tcpulse_bpf_packets_total', labelNames: ['result'], kind: 'counter', unit: '{packet}', help: 'Packets seen by the packet programs, by parse result.',
-    values: (s) => by('result', [['tcp', k(s).packets - k(s).notTcp - k(s).malformed - k(s).fragment], ['not_tcp', k(s).notTcp], ['malformed', k(s).malformed], ['fragment', k(s).fragment]] as const, (v) => v),
+    values: (s) => by('result', [['tcp', k(s).packets - k(s).notTcp - k(s).malformed - k(s).fragment], ['not_tcp', k(s).notTcp], ['malformed', k(s).malformed], ['fragment', k(s).fragment]] as const),
   },
   {
     of: 'agent', name: 'tcpulse_rtt_timestamps_total', labelNames: ['outcome'], kind: 'counter', unit: '{timestamp}', help: 'TCP timestamps taken for RTT matching, by outcome.',
-    values: (s) => by('outcome', [['taken', k(s).tsTaken], ['matched', k(s).rttSamples], ['expired', k(s).tsExpired]] as const, (v) => v),
+    values: (s) => by('outcome', [['taken', k(s).tsTaken], ['matched', k(s).rttSamples], ['expired', k(s).tsExpired]] as const),
   },
-  { of: 'agent', name: 'tcpulse_flow_events_total', labelNames: ['event'], kind: 'counter', unit: '{event}', help: 'Flow events received from the kernel.', values: (s) => by('event', Object.entries(s.flowEvents), (v) => v) },
+  { of: 'agent', name: 'tcpulse_flow_events_total', labelNames: ['event'], kind: 'counter', unit: '{event}', help: 'Flow events received from the kernel.', values: (s) => by('event', Object.entries(s.flowEvents)) },
   { of: 'agent', name: 'tcpulse_probe_available', labelNames: ['probe', 'hook'], kind: 'gauge', unit: '1', help: 'Whether a probe is loaded and attached (1) or not (0), and by which hook.', values: (s) => s.probes.map((p) => [{ probe: p.probe, hook: p.hook }, p.available ? 1 : 0] as const) },
   { of: 'agent', name: 'tcpulse_interface_attached', labelNames: ['interface', 'link'], kind: 'gauge', unit: '{link}', help: 'Links the agent holds, per interface and hook.', values: (s) => s.interfaces.flatMap((i) => i.links.map((link) => [{ interface: i.name, link }, 1] as const)) },
   { of: 'agent', name: 'tcpulse_bpf_program_runs_total', labelNames: ['program'], kind: 'counter', unit: '{run}', help: 'Runs of each BPF program (packets for the packet programs, events for the socket hooks).', values: (s) => s.programs.map((p) => [{ program: p.name }, p.runCnt] as const) },
@@ -189,25 +195,25 @@ export const AGENT_FAMILIES = [
   },
   {
     of: 'agent', name: 'tcpulse_qlog_connections_total', labelNames: ['outcome'], kind: 'counter', unit: '{connection}', help: 'Files of qlog begun (traced), and connections not traced because maxConnections files were open (refused).',
-    values: (s) => (s.qlog ? by('outcome', [['traced', s.qlog.connections], ['refused', s.qlog.refused]] as const, (v) => v) : []),
+    values: (s) => (s.qlog ? by('outcome', [['traced', s.qlog.connections], ['refused', s.qlog.refused]] as const) : []),
   },
   { of: 'agent', name: 'tcpulse_qlog_files_open', kind: 'gauge', unit: '{file}', help: 'Files of qlog being written.', values: (s) => (s.qlog ? one(s.qlog.open) : []) },
   { of: 'agent', name: 'tcpulse_qlog_unmatched_socket_records_total', kind: 'counter', unit: '{record}', help: 'Socket records of qlog that belonged to no traced connection.', values: (s) => (s.qlog ? one(s.qlog.unmatchedSocketRecords) : []) },
   { of: 'agent', name: 'tcpulse_qlog_sockets_released_total', kind: 'counter', unit: '{socket}', help: 'Sockets the kernel traced by the filter alone that the agent let go (their connection is not traced).', values: (s) => (s.qlog ? one(s.qlog.socketsReleased) : []) },
   {
     of: 'agent', name: 'tcpulse_otlp_exports_total', labelNames: ['outcome'], kind: 'counter', unit: '{export}', help: 'OTLP metric exports, by outcome.',
-    values: (s) => (s.otlp ? by('outcome', [['ok', s.otlp.metricExports.ok], ['failed', s.otlp.metricExports.failed]] as const, (v) => v) : []),
+    values: (s) => (s.otlp ? by('outcome', [['ok', s.otlp.metricExports.ok], ['failed', s.otlp.metricExports.failed]] as const) : []),
   },
   {
     of: 'agent', name: 'tcpulse_otlp_spans_total', labelNames: ['outcome'], kind: 'counter', unit: '{span}', help: 'Connection spans, by outcome: exported, failed (export failed after retries), dropped (queue full), sampled_out.',
-    values: (s) => { const x = s.otlp?.spans; return x ? by('outcome', [['exported', x.exported], ['failed', x.failed], ['dropped', x.dropped], ['sampled_out', x.sampledOut]] as const, (v) => v) : []; },
+    values: (s) => { const x = s.otlp?.spans; return x ? by('outcome', [['exported', x.exported], ['failed', x.failed], ['dropped', x.dropped], ['sampled_out', x.sampledOut]] as const) : []; },
   },
-  { of: 'agent', name: 'tcpulse_interface_changes_total', labelNames: ['event'], kind: 'counter', unit: '{interface}', help: 'Interfaces attached to, detached from (gone), or failed to attach.', values: (s) => by('event', Object.entries(s.interfaceEvents), (v) => v) },
-  { of: 'agent', name: 'tcpulse_kubernetes_synced', labelNames: ['resource'], kind: 'gauge', unit: '1', help: 'Whether a resource was listed at least once (1) or not yet (0).', values: (s) => (s.kubernetes?.watches ?? []).map((w) => [{ resource: w.kind }, w.stats.synced ? 1 : 0] as const) },
-  { of: 'agent', name: 'tcpulse_kubernetes_lists_total', labelNames: ['resource'], kind: 'counter', unit: '{list}', help: 'Full lists of a resource (at start, and after a watch expired).', values: (s) => (s.kubernetes?.watches ?? []).map((w) => [{ resource: w.kind }, w.stats.lists] as const) },
-  { of: 'agent', name: 'tcpulse_kubernetes_watches_total', labelNames: ['resource'], kind: 'counter', unit: '{watch}', help: 'Watches started.', values: (s) => (s.kubernetes?.watches ?? []).map((w) => [{ resource: w.kind }, w.stats.watches] as const) },
-  { of: 'agent', name: 'tcpulse_kubernetes_watch_expired_total', labelNames: ['resource'], kind: 'counter', unit: '{watch}', help: 'Watches that ended with 410 Gone.', values: (s) => (s.kubernetes?.watches ?? []).map((w) => [{ resource: w.kind }, w.stats.expired] as const) },
-  { of: 'agent', name: 'tcpulse_kubernetes_errors_total', labelNames: ['resource'], kind: 'counter', unit: '{error}', help: 'Failed lists and watches (retried with backoff).', values: (s) => (s.kubernetes?.watches ?? []).map((w) => [{ resource: w.kind }, w.stats.errors] as const) },
+  { of: 'agent', name: 'tcpulse_interface_changes_total', labelNames: ['event'], kind: 'counter', unit: '{interface}', help: 'Interfaces attached to, detached from (gone), or failed to attach.', values: (s) => by('event', Object.entries(s.interfaceEvents)) },
+  { of: 'agent', name: 'tcpulse_kubernetes_synced', labelNames: ['resource'], kind: 'gauge', unit: '1', help: 'Whether a resource was listed at least once (1) or not yet (0).', values: perResource((w) => w.synced ? 1 : 0) },
+  { of: 'agent', name: 'tcpulse_kubernetes_lists_total', labelNames: ['resource'], kind: 'counter', unit: '{list}', help: 'Full lists of a resource (at start, and after a watch expired).', values: perResource((w) => w.lists) },
+  { of: 'agent', name: 'tcpulse_kubernetes_watches_total', labelNames: ['resource'], kind: 'counter', unit: '{watch}', help: 'Watches started.', values: perResource((w) => w.watches) },
+  { of: 'agent', name: 'tcpulse_kubernetes_watch_expired_total', labelNames: ['resource'], kind: 'counter', unit: '{watch}', help: 'Watches that ended with 410 Gone.', values: perResource((w) => w.expired) },
+  { of: 'agent', name: 'tcpulse_kubernetes_errors_total', labelNames: ['resource'], kind: 'counter', unit: '{error}', help: 'Failed lists and watches (retried with backoff).', values: perResource((w) => w.errors) },
   { of: 'agent', name: 'tcpulse_kubernetes_pods', kind: 'gauge', unit: '{pod}', help: 'Pods known (deleted ones within their grace included).', values: (s) => one(s.kubernetes?.pods ?? 0) },
   {
     of: 'agent', name: 'tcpulse_build_info', labelNames: ['version', 'kernel', 'bpf_objects'], kind: 'gauge', unit: '1', help: 'Build information: version, kernel release, build of the BPF objects (current, or compat for kernels before 5.12).',

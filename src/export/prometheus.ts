@@ -79,15 +79,17 @@ export class PrometheusExporter {
   renderSeries(): string {
     const out: string[] = [];
     const series = this.snap?.series ?? [];
+    const labelsOf = series.map((s) => labelString(s.labels)); // once per series, not per family
     for (const f of this.series) {
       header(out, f.name, f.kind, f.help);
       const extras = this.extras.get(f)!;
-      for (const s of series) {
+      for (let i = 0; i < series.length; i++) {
+        const s = series[i]!;
         if (!seriesHas(f, s)) continue;
-        const labels = labelString(s.labels);
+        const labels = labelsOf[i]!;
         if (f.hist) histogram(out, f.name, labels, f.hist.pick(s), this.plans[f.hist.buckets], f.hist.sumScale);
         else if (f.small) smallHistogram(out, f.name, labels, f.small.counts(s), f.small.sum(s), f.small.max);
-        else f.values!(s).forEach((v, i) => sample(out, f.name, labels, v, extras[i]));
+        else f.values!(s).forEach((v, j) => sample(out, f.name, labels, v, extras[j]));
       }
     }
     return out.join('\n') + '\n';

@@ -31,9 +31,6 @@ export interface Choice {
   tried: { candidate: Candidate; outcome: Outcome }[];
 }
 
-/** Best first. */
-export const FAMILIES: readonly HookFamily[] = HOOK_FAMILIES;
-
 /** How sock.bpf.c names a hook's program in each family: ts_probe_btf, ts_probe_raw, ts_probe_kp. */
 const PROGRAM_SUFFIX: Record<HookFamily, string> = { tp_btf: 'btf', raw_tp: 'raw', kprobe: 'kp' };
 
@@ -46,7 +43,7 @@ export const SOCKET_SIGNALS: Signal[] = [
   { name: 'tcp_receive_reset', base: 'ts_rstrx' },
 ].map(({ name, base }) => ({
   name,
-  candidates: FAMILIES.map((family) => ({ family, program: sockProgram(`${base}_${PROGRAM_SUFFIX[family]}`) })),
+  candidates: HOOK_FAMILIES.map((family) => ({ family, program: sockProgram(`${base}_${PROGRAM_SUFFIX[family]}`) })),
 }));
 
 /** A program of bpf/sock.bpf.o by name; a name the object lacks fails at load of this module. */
@@ -77,7 +74,7 @@ export function classify(err: unknown): Outcome {
 export function chooseHooks(
   signals: Signal[],
   tryCandidate: (c: Candidate) => Outcome,
-  allowed: readonly HookFamily[] = FAMILIES,
+  allowed: readonly HookFamily[] = HOOK_FAMILIES,
 ): Choice[] {
   return signals.map((s) => {
     const tried: Choice['tried'] = [];

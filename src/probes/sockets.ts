@@ -4,7 +4,7 @@
  * attaches them and gives the agent its maps and events. It owns the
  * object, links and ring buffer; close() detaches everything.
  */
-import type { Config } from '../config.js';
+import { HOOK_FAMILIES, type Config } from '../config.js';
 import { decodeSockEvent, readMptcpConn, readMptcpKey, SOCK_STAT_NAMES, writeSockCfg, type MptcpConnValue, type SockEventRecord, type SockMap, type SockProgram, type SockStatName } from '../bpf/layout.js';
 import { libbpf } from '../bpf/libbpf.js';
 import { BpfObject } from '../bpf/object.js';
@@ -12,7 +12,7 @@ import type { BpfMap } from '../bpf/map.js';
 import { RingBuffer } from '../bpf/ringbuf.js';
 import type { Link } from '../bpf/links/link.js';
 import type { Logger } from '../log.js';
-import { chooseHooks, classify, FAMILIES, SOCKET_SIGNALS, type Candidate, type Choice, type Outcome } from './hooks.js';
+import { chooseHooks, classify, SOCKET_SIGNALS, type Candidate, type Choice, type Outcome } from './hooks.js';
 import { objectPath, type ObjectBuild } from './objects.js';
 import { qlogFlags, sizeQlogMaps } from './qlog.js';
 
@@ -91,7 +91,7 @@ export class SocketProbe {
    * which also tells why.
    */
   private wholeFamily(path: string): { obj: BpfObject<SockMap, SockProgram>; links: Link[]; choices: Choice[] } | null {
-    const family = FAMILIES.find((f) => this.config.sockets.hooks.includes(f));
+    const family = HOOK_FAMILIES.find((f) => this.config.sockets.hooks.includes(f));
     if (!family) return null;
     const picks = SOCKET_SIGNALS.map((sig) => ({ signal: sig.name, candidate: sig.candidates.find((c) => c.family === family)! }));
     try {

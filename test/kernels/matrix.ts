@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/paths.js';
+import { readmeBlock, withReadmeBlock } from '../../src/readme.js';
 import { compatTable, parseReports, README_BEGIN, README_END, type KernelResult } from './table.js';
 
 const LAB = join(projectRoot, '.tools/kernel-lab');
@@ -120,15 +121,13 @@ async function main(): Promise<number> {
   process.stdout.write('\n' + table + '\n');
   const readmePath = join(projectRoot, 'README.md');
   const readme = readFileSync(readmePath, 'utf8');
-  const begin = readme.indexOf(README_BEGIN);
-  const end = readme.indexOf(README_END);
-  if (begin < 0 || end < begin) {
+  const current = readmeBlock(readme, README_BEGIN, README_END);
+  if (current === null) {
     process.stdout.write(`README.md has no ${README_BEGIN} ... ${README_END} block\n`);
     return 1;
   }
-  const current = readme.slice(begin + README_BEGIN.length, end).trim();
   if (write && wanted.length === 0 && failed === 0) {
-    writeFileSync(readmePath, readme.slice(0, begin + README_BEGIN.length) + '\n' + table + '\n' + readme.slice(end));
+    writeFileSync(readmePath, withReadmeBlock(readme, README_BEGIN, README_END, table));
     process.stdout.write('README.md: table written\n');
   } else if (!sameRows(current, table)) {
     process.stdout.write('README.md: its compatibility table differs from this run (npm run test:kernels -- --write)\n');

@@ -30,6 +30,8 @@ type Point = { startTime: HrTime; endTime: HrTime; attributes: Attributes };
 export class SnapshotProducer implements MetricProducer {
   private snap: Snapshot | null = null;
   private readonly plans: Record<Buckets, BucketPlan>;
+  /** each plan's bounds as the data points carry them: one array, shared by every point */
+  private readonly boundaries: Record<Buckets, number[]>;
   private readonly series: readonly SeriesFamily[];
   private readonly agent: readonly AgentFamily[] = AGENT_FAMILIES.filter((f: AgentFamily) => f.otel);
 
@@ -39,6 +41,7 @@ export class SnapshotProducer implements MetricProducer {
     opts: { localRtt: boolean; buckets: BucketResolution },
   ) {
     this.plans = { micros: bucketPlan(opts.buckets, 'micros'), integer: bucketPlan(opts.buckets, 'integer') };
+    this.boundaries = { micros: [...this.plans.micros.bounds], integer: [...this.plans.integer.bounds] };
     this.series = seriesFamilies(opts).filter((f) => f.otel);
   }
 
@@ -63,9 +66,8 @@ export class SnapshotProducer implements MetricProducer {
         if (!seriesHas(f, s)) continue;
         if (f.hist) {
           const h = f.hist.pick(s);
-          const plan = this.plans[f.hist.buckets];
-          const counts = foldBuckets(h, plan);
-          const value = { buckets: { boundaries: [...plan.bounds], counts }, sum: h.sum * f.hist.sumScale, count: counts.reduce((x, y) => x + y, 0), hasMinMax: false as const };
+          const counts = foldBuckets(h, this.plans[f.hist.buckets]);
+          const value = { buckets: { boundaries: this.boundaries[f.hist.buckets], counts }, sum: h.sum * f.hist.sumScale, count: counts.reduce((x, y) => x + y, 0), hasMinMax: false as const };
           hists.push({ ...base, attributes: s.labels, value });
         } else {
           f.values!(s).forEach((value, i) => points.push({ ...base, attributes: { ...s.labels, ...f.labels?.[i] }, value }));
