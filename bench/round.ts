@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     const labeler = new Labeler(null);
     const rollup = new Rollup(series + 10, labeler.labelNames);
     const kind = new SockKind(rollup, labeler, { firstKey: () => undefined });
-    const mirror = new MapMirror(socks, kind, { idleNs: 300e9, closedNs: 10e9 }) as MapMirror<unknown>;
+    const mirror = new MapMirror(socks, kind, { idleNs: 300e9, closedNs: 10e9 });
     const key = Buffer.alloc(8);
     const value = Buffer.alloc(SockStats.size);
     const fill = (round: number, nowNs: number) => {
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       read.push((monoNs() - t0) / 1e6);
       for (const s of rollup.all()) s.beginRound();
       t0 = monoNs();
-      mirror.round(now);
+      await mirror.round(now);
       whole.push((monoNs() - t0) / 1e6);
       if (n !== sockets) throw new Error(`read ${n} of ${sockets} entries`);
     }

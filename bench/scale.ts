@@ -147,8 +147,7 @@ async function measure(lab: Lab, n: number): Promise<{ idle: Row; busy: Row }> {
         socketsCap: value(m, 'tcpulse_flow_table_capacity', { table: 'sockets' }),
         flows: value(m, 'tcpulse_flow_table_entries', { table: 'flows' }),
         flowsCap: value(m, 'tcpulse_flow_table_capacity', { table: 'flows' }),
-        evicted: value(m, 'tcpulse_flow_table_evictions_total'),
-        createErrors: value(m, 'tcpulse_socket_create_errors_total') + value(m, 'tcpulse_flow_create_errors_total'),
+        untracked: value(m, 'tcpulse_flow_table_untracked_total'),
       },
     };
   } finally {
@@ -174,7 +173,7 @@ const ROWS: [string, string, (r: Row) => number, number][] = [
   ['socket table', 'entries', (r) => r.sockets!, 0],
   ['socket table', 'capacity', (r) => r.socketsCap!, 0],
   ['flow table', 'entries', (r) => r.flows!, 0],
-  ['evicted + not created', 'entries', (r) => r.evicted! + r.createErrors!, 0],
+  ['full table: not tracked', 'packets+events', (r) => r.untracked!, 0],
 ];
 
 function print(results: { n: number; idle: Row; busy: Row }[]): void {

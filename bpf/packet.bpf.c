@@ -29,13 +29,14 @@ const volatile struct tcpulse_cfg cfg = {
 
 /*
  * One entry per flow and interface. The agent sets max_entries before load
- * from its configuration (16384 by default: ~16 MiB of values at 1000
- * bytes each); LRU so that a full table evicts the coldest flow instead of
- * refusing new ones.
+ * from its configuration (32768 by default, preallocated: ~35 MiB). Not
+ * LRU: a full table keeps measuring the flows it holds and refuses new ones
+ * (counted), rather than evicting a live flow for a new one and losing
+ * what it had counted; the agent removes idle and closed flows.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
 	__type(key, struct flow_key);
 	__type(value, struct flow_stats);
 } flows SEC(".maps");

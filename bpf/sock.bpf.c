@@ -48,11 +48,13 @@ const volatile struct sock_cfg scfg = {
 	.qlog_max_records = 0,
 };
 
-/* One entry per socket; the agent sizes it (16384 by default: 15 MiB of
- * values at 976 bytes each). LRU: a full table evicts the coldest socket. */
+/* One entry per socket; the agent sizes it (32768 by default, preallocated:
+ * ~33 MiB). Not LRU: a full table keeps measuring the sockets it holds and
+ * refuses new ones (counted); a socket's close sends its entry, and the agent
+ * removes it, and idle ones. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
 	__type(key, __u64); /* struct sock * */
 	__type(value, struct sock_stats);
 } socks SEC(".maps");

@@ -38,6 +38,8 @@ export class Agent {
   private server: Server | null = null;
   private rounds = 0;
   private roundErrors = 0;
+  /** the round running now: the next tick skips while it runs, stop() waits for it */
+  private running: Promise<void> | null = null;
   readonly prom: PrometheusExporter;
   private readonly round: Round;
   private readonly interfaces: InterfaceWatcher;
@@ -80,7 +82,7 @@ export class Agent {
       this.otlp?.socketEvent(ev, labels, toWallMs);
     };
     this.interfaces = new InterfaceWatcher(config.interfaces, packets, log);
-    this.prom = new PrometheusExporter({ localRtt: config.rtt.localSide, buckets: config.rtt.buckets });
+    this.prom = new PrometheusExporter({ localRtt: config.rtt.localSide, histograms: config.histograms });
   }
 
   static async start(config: Config, log: Logger): Promise<Agent> {
@@ -138,7 +140,7 @@ export class Agent {
       const a = agent;
       packets.onEvents((ev) => a.round.onFlowEvent(ev), (err) => log.warn('ring buffer', { error: err }));
       sockets?.onEvents((ev) => a.round.queueSockEvent(ev), (err) => log.warn('ring buffer', { error: err }));
-      agent.tick();
+      await agent.tick();
       agent.server = await startServer(config.listen.host, config.listen.port, agent.prom, agent, log);
       log.info('serving', { listen: `${config.listen.host}:${config.listen.port}` });
     } catch (err) {
@@ -150,7 +152,7 @@ export class Agent {
       }
       throw err;
     }
-    agent.timer = setInterval(() => agent.tick(), config.intervalMs);
+    agent.timer = setInterval(() => void agent.tick(), config.intervalMs);
     agent.scanTimer = setInterval(() => agent.scanInterfaces(), INTERFACE_SCAN_MS);
     return agent;
   }
@@ -182,10 +184,20 @@ export class Agent {
     return out;
   }
 
+  /** A round, unless the last one still runs (a tick is skipped then). Never rejects. */
+  private tick(): Promise<void> {
+    if (this.running) {
+      this.log.debug('round skipped: the last one still runs');
+      return this.running;
+    }
+    this.running = this.roundOnce().finally(() => (this.running = null));
+    return this.running;
+  }
+
   /** One round, and the snapshot of it with the agent's own state. Never throws. */
-  private tick(): void {
+  private async roundOnce(): Promise<void> {
     try {
-      const r = this.round.run(monoNs());
+      const r = await this.round.run(monoNs());
       const snap: Snapshot = {
         ...r,
         roundErrors: this.roundErrors,
@@ -220,6 +232,7 @@ export class Agent {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+    await this.running; // the maps stay until the round reading them ends
     try {
       this.round.flushSockEvents(monoNs());
     } catch (err) {

@@ -8,8 +8,8 @@ import { ConfigError } from './errors.js';
 import { defaultConfig, OPTIONS, type Config, type Group, type Option, type Tree } from './config/options.js';
 
 export { parseDuration, parseListen } from './config/parsers.js';
-export { BUCKET_RESOLUTIONS, CONN_LOG_GROUPS, HOOK_FAMILIES, ROLLUPS } from './config/options.js';
-export type { BucketResolution, Config, ConnLogGroup, HookFamily, RollupLevel } from './config/options.js';
+export { BUCKET_SPACINGS, CONN_LOG_GROUPS, HOOK_FAMILIES, ROLLUPS } from './config/options.js';
+export type { BucketSpacing, Config, ConnLogGroup, HookFamily, RollupLevel } from './config/options.js';
 
 export const defaults: Readonly<Config> = defaultConfig();
 

@@ -41,25 +41,18 @@ const flowEventNames: Record<number, string> = {
   [FlowEventType.closedRst]: 'closed_rst',
 };
 
-/** Evictions: every entry created is in the table, was deleted by us, or was evicted. */
-function evictions(prev: number, created: number, deleted: number, inTable: number): number {
-  return Math.max(prev, created - deleted - inTable);
-}
-
 export class Round {
   readonly rollup: Rollup;
   /** a socket event was counted into its series: the connection log and spans take it from here */
   onSocketEvent: (ev: SockEventRecord, labels: Labels) => void = () => {};
-  private readonly flows: MapMirror<unknown>;
+  private readonly flows: MapMirror;
   private readonly flowKind: ReturnType<typeof flowKind>;
   private readonly sockKind: SockKind;
-  private readonly socks: MapMirror<unknown> | null;
+  private readonly socks: MapMirror | null;
   private readonly settler = new SockEventSettler();
   private readonly flowEvents: Record<string, number> = { opened: 0, closed_fin: 0, closed_rst: 0 };
   private mptcp: MptcpConnection[] = [];
-  private flowEvicted = 0;
-  private sockEvicted = 0;
-  private evictedLogged = 0;
+  private untrackedLogged = 0;
   private lateResets = 0;
   private tables: TableStatus[] = [];
 
@@ -75,11 +68,11 @@ export class Round {
     const timeouts = { idleNs: config.flowIdleTimeoutMs * 1e6, closedNs: config.flowClosedTimeoutMs * 1e6 };
     const generation = () => labeler.generation;
     this.flowKind = flowKind(this.rollup, labeler, config.minRttWindowMs * 1e6);
-    this.flows = new MapMirror(packets.flows, this.flowKind, timeouts, generation) as MapMirror<unknown>;
+    this.flows = new MapMirror(packets.flows, this.flowKind, timeouts, generation);
     this.sockKind = new SockKind(this.rollup, labeler, {
       firstKey: (token, netns) => this.mptcp.find((c) => c.token === token && c.netns === netns)?.first,
     });
-    this.socks = sockets?.socks ? (new MapMirror(sockets.socks, this.sockKind, timeouts, generation) as MapMirror<unknown>) : null;
+    this.socks = sockets?.socks ? (new MapMirror(sockets.socks, this.sockKind, timeouts, generation)) : null;
   }
 
   onFlowEvent(ev: FlowEventValue): void {
@@ -104,14 +97,15 @@ export class Round {
     for (const ev of this.settler.take(nowNs, true)) this.handleSockEvent(ev, nowNs);
   }
 
-  run(now: number): RoundSnapshot {
+  /** One round; the table reads give the event loop turns, and the next round must wait for this one. */
+  async run(now: number): Promise<RoundSnapshot> {
     const sources: SourceStatus[] = [];
-    const source = <T>(name: string, read: () => T, failed: T): T => {
+    const source = async <T>(name: string, read: () => T | Promise<T>, failed: T): Promise<T> => {
       const t0 = monoNs();
       let ok = true;
       let out = failed;
       try {
-        out = read();
+        out = await read();
       } catch (err) {
         ok = false;
         this.log.error('round source failed', { source: name, error: err });
@@ -119,29 +113,29 @@ export class Round {
       sources.push({ source: name, seconds: (monoNs() - t0) / 1e9, ok });
       return out;
     };
-    source('events', () => {
+    await source('events', () => {
       this.packets.drainEvents();
       this.sockets?.drainEvents();
     }, undefined);
     // kernel counters before the tables: every entry created by then is
-    // in its table, deleted by us, or evicted
+    // in its table or deleted by us
     const kernel = this.packets.readStats();
     const sockStats = this.sockets?.readStats() ?? null;
-    source('socket_events', () => {
+    await source('socket_events', () => {
       for (const ev of this.settler.take(now)) this.handleSockEvent(ev, now);
     }, undefined);
     for (const s of this.rollup.all()) s.beginRound();
-    this.mptcp = this.sockets ? source('mptcp', () => this.sockets!.readMptcp(), this.mptcp) : [];
+    this.mptcp = this.sockets ? await source('mptcp', () => this.sockets!.readMptcp(), this.mptcp) : [];
     this.flowKind.setNow(now);
-    const r = source<RoundStats | null>('flows', () => this.flows.round(now), null);
-    const rs = this.socks ? source<RoundStats | null>('sockets', () => this.socks!.round(now), null) : null;
+    const r = await source<RoundStats | null>('flows', () => this.flows.round(now), null);
+    const rs = this.socks ? await source<RoundStats | null>('sockets', () => this.socks!.round(now), null) : null;
     for (const c of this.mptcp) {
       const s = this.sockKind.seriesOf(c.first, SockFlag.mptcp, c.token, now);
       s.mptcpConnections++;
       s.mptcpSubflowsOpen += c.open;
       s.hasSockets = true;
     }
-    this.tableStatus(r, rs, kernel.flowCreated, sockStats?.created ?? 0);
+    this.tableStatus(r, rs, kernel, sockStats);
     this.sockKind.purge(now, this.config.flowClosedTimeoutMs * 1e6 + 2 * this.config.intervalMs * 1e6);
     if (this.pods) {
       // pods deleted past their grace: their series go
@@ -165,30 +159,28 @@ export class Round {
     };
   }
 
-  /** Entries, capacity and evictions of the kernel tables; a table whose read failed keeps its last status. */
-  private tableStatus(r: RoundStats | null, rs: RoundStats | null, flowsCreated: number, socksCreated: number): void {
+  /** Entries, capacity and what a full table refused; a table whose read failed keeps its last status. */
+  private tableStatus(r: RoundStats | null, rs: RoundStats | null, kernel: RoundSnapshot['kernel'], sock: RoundSnapshot['sockKernel']): void {
     const prev = (table: TableStatus['table']) => this.tables.find((t) => t.table === table);
     const tables: TableStatus[] = [];
     const flows = this.packets.flows;
     if (r) {
-      this.flowEvicted = evictions(this.flowEvicted, flowsCreated, this.flows.deletedTotal, r.entries);
-      tables.push({ table: 'flows', entries: r.entries, capacity: flows.maxEntries, bytes: this.packets.flowTableBytes(), created: flowsCreated, deleted: this.flows.deletedTotal, evicted: this.flowEvicted });
+      tables.push({ table: 'flows', entries: r.entries, capacity: flows.maxEntries, bytes: this.packets.flowTableBytes(), created: kernel.flowCreated, deleted: this.flows.deletedTotal, untracked: kernel.flowCreateError });
     } else if (prev('flows')) tables.push(prev('flows')!);
     const socks = this.sockets?.socks;
-    if (socks && this.socks) {
+    if (socks && this.socks && sock) {
       if (rs) {
-        this.sockEvicted = evictions(this.sockEvicted, socksCreated, this.socks.deletedTotal, rs.entries);
-        tables.push({ table: 'sockets', entries: rs.entries, capacity: socks.maxEntries, bytes: this.sockets!.tableBytes(), created: socksCreated, deleted: this.socks.deletedTotal, evicted: this.sockEvicted });
+        tables.push({ table: 'sockets', entries: rs.entries, capacity: socks.maxEntries, bytes: this.sockets!.tableBytes(), created: sock.created, deleted: this.socks.deletedTotal, untracked: sock.createError });
       } else if (prev('sockets')) tables.push(prev('sockets')!);
     }
     this.tables = tables;
   }
 
   private logNews(): void {
-    const evicted = this.flowEvicted + this.sockEvicted;
-    if (evicted > this.evictedLogged) {
-      this.log.warn('entries evicted from a full kernel table', { evicted: evicted - this.evictedLogged });
-      this.evictedLogged = evicted;
+    const untracked = this.tables.reduce((n, t) => n + t.untracked, 0);
+    if (untracked > this.untrackedLogged) {
+      this.log.warn('new entries not tracked: a kernel table is full', { untracked: untracked - this.untrackedLogged });
+      this.untrackedLogged = untracked;
     }
     if (this.settler.lateResets > this.lateResets) {
       this.log.debug('resets after a close record already handled', { resets: this.settler.lateResets - this.lateResets });

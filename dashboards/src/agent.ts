@@ -52,13 +52,13 @@ export const agentHealth: Dashboard = {
       panels: [
         {
           kind: 'timeseries', title: 'Table fill', unit: 'percentunit', min: 0, max: 1, w: 6,
-          description: 'Entries per capacity of each kernel table (tcpulse_flow_table_entries / tcpulse_flow_table_capacity): flows (packet path) and sockets (socket path). Full tables evict.',
+          description: 'Entries per capacity of each kernel table (tcpulse_flow_table_entries / tcpulse_flow_table_capacity): flows (packet path) and sockets (socket path). A full table measures what it holds and refuses new entries.',
           queries: [{ expr: `${agg('max', 'node', 'table')}(${agent('tcpulse_flow_table_entries')} / ${agent('tcpulse_flow_table_capacity')})`, legend: '{{table}} {{node}}' }],
         },
         {
-          kind: 'timeseries', title: 'Evictions', unit: 'ops', min: 0, w: 6,
-          description: 'Entries the kernel evicted from a full table before the agent read their end (tcpulse_flow_table_evictions_total): their last counts are lost (TcpulseFlowTableEvicting).',
-          queries: [{ expr: `${sum('node', 'table')}(${rate('tcpulse_flow_table_evictions_total')})`, legend: '{{table}} {{node}}' }],
+          kind: 'timeseries', title: 'Not tracked', unit: 'ops', min: 0, w: 6,
+          description: 'New flows and sockets per second that a full table could not take (tcpulse_flow_table_untracked_total): they are not measured (TcpulseFlowTableFull).',
+          queries: [{ expr: `${sum('node', 'table')}(${rate('tcpulse_flow_table_untracked_total')})`, legend: '{{table}} {{node}}' }],
         },
         {
           kind: 'timeseries', title: 'Series', unit: 'short', min: 0, w: 6,

@@ -1,7 +1,7 @@
 /** Dashboard (a): what the TCP traffic of the chosen nodes, namespaces and pods looks like. */
 import type { Dashboard } from './model.js';
 import {
-  LOCAL, LOCAL_LEGEND, PAIR_LEGEND, PEER, PEER_LEGEND, RATE, agg, flow, namespaceVar, nodeVar, podVar, quantile,
+  LOCAL, LOCAL_LEGEND, PAIR_LEGEND, PEER, PEER_LEGEND, RATE, agg, flow, mean, namespaceVar, nodeVar, podVar, quantile,
   retransmitRatio, singleSubflowShare, sum,
 } from './selectors.js';
 
@@ -17,17 +17,16 @@ export const nodeOverview: Dashboard = {
       panels: [
         {
           kind: 'heatmap', title: 'RTT on the wire', unit: 's',
-          description: 'Passive RTT samples from TCP timestamps (interface → peer → interface) per second, by bucket (tcpulse_rtt_seconds). The buckets are the kernel\'s: two per power of two by default.',
+          description: 'Passive RTT samples from TCP timestamps (interface → peer → interface) per second, by bucket (tcpulse_rtt_seconds). The buckets are the kernel\'s: one per power of four by default (the agent\'s histograms.rtt).',
           queries: [{ expr: `${sum('le')}(rate(${flow('tcpulse_rtt_seconds_bucket')}[${RATE}]))` }],
         },
         {
           kind: 'timeseries', title: 'RTT percentiles', unit: 's', log: true,
-          description: 'Wire RTT (tcpulse_rtt_seconds, packet path) and the kernel\'s smoothed RTT of the sockets on these nodes (tcpulse_srtt_seconds, tcp_probe), all selected series together. Percentiles are interpolated within the kernel\'s buckets (at most 25 % wide).',
+          description: 'Wire RTT percentiles (tcpulse_rtt_seconds, packet path) and the mean of the kernel\'s smoothed RTT of the sockets on these nodes (tcpulse_srtt_seconds, tcp_probe), all selected series together. Percentiles are interpolated within the exported buckets: choose finer ones with the agent\'s histograms.rtt.',
           queries: [
             { expr: quantile(0.5, 'tcpulse_rtt_seconds_bucket'), legend: 'wire p50' },
             { expr: quantile(0.99, 'tcpulse_rtt_seconds_bucket'), legend: 'wire p99' },
-            { expr: quantile(0.5, 'tcpulse_srtt_seconds_bucket'), legend: 'srtt p50' },
-            { expr: quantile(0.99, 'tcpulse_srtt_seconds_bucket'), legend: 'srtt p99' },
+            { expr: mean('tcpulse_srtt_seconds'), legend: 'srtt mean' },
           ],
         },
         {
@@ -56,14 +55,14 @@ export const nodeOverview: Dashboard = {
       title: 'Congestion window',
       panels: [
         {
-          kind: 'heatmap', title: 'Congestion window distribution', unit: 'none',
-          description: 'Congestion window samples (segments) of the sockets on these nodes per second, by bucket (tcpulse_cwnd_segments, tcp_probe, at most one sample per socket per millisecond).',
-          queries: [{ expr: `${sum('le')}(rate(${flow('tcpulse_cwnd_segments_bucket')}[${RATE}]))` }],
+          kind: 'timeseries', title: 'Mean congestion window per pod', unit: 'none', min: 0,
+          description: 'Mean congestion window (segments) of each local pod\'s sockets over the samples of the interval (tcpulse_cwnd_segments, tcp_probe, at most one sample per socket per millisecond).',
+          queries: [{ expr: mean('tcpulse_cwnd_segments', LOCAL), legend: LOCAL_LEGEND }],
         },
         {
-          kind: 'timeseries', title: 'Median congestion window per pod', unit: 'none', min: 0,
-          description: 'Median congestion window (segments) of each local pod\'s sockets over the samples of the interval.',
-          queries: [{ expr: quantile(0.5, 'tcpulse_cwnd_segments_bucket', LOCAL), legend: LOCAL_LEGEND }],
+          kind: 'timeseries', title: 'Mean congestion window per peer', unit: 'none', min: 0,
+          description: 'Mean congestion window (segments) of the selected sockets to each peer over the samples of the interval.',
+          queries: [{ expr: mean('tcpulse_cwnd_segments', PEER), legend: PEER_LEGEND }],
         },
       ],
     },

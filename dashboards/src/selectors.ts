@@ -104,6 +104,14 @@ export const retransmitRatio = (labels: readonly string[], window = RATE, s: Sel
 export const quantile = (q: number, bucket: Metric, labels: readonly string[] = [], s: Selector = flow, window = RATE) =>
   `histogram_quantile(${q}, ${sum('le', labels)}(rate(${s(bucket)}[${window}])))`;
 
+/**
+ * The mean of a histogram family's samples over the window, per label set:
+ * rate of the sum over rate of the count, with buckets or without (srtt and
+ * cwnd export no buckets by default: the agent's `histograms` option).
+ */
+export const mean = (family: 'tcpulse_srtt_seconds' | 'tcpulse_cwnd_segments', labels: readonly string[] = [], s: Selector = flow, window = RATE) =>
+  `${sum(labels)}(rate(${s(`${family}_sum`)}[${window}]))\n/\n` + `${sum(labels)}(rate(${s(`${family}_count`)}[${window}]))`;
+
 /** Share of closed MPTCP connections that had a single subflow (tcpulse_mptcp_subflows observed at 1). */
 export const singleSubflowShare = (labels: readonly string[], window: string, s: Selector = flow) =>
   `${sum(labels)}(increase(${s('tcpulse_mptcp_subflows_bucket', 'le="1"')}[${window}]))\n/\n` +

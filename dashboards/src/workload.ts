@@ -1,7 +1,7 @@
 /** Dashboard (b): one pod (or, without Kubernetes, one node's addresses) and each of its peers. */
 import type { Dashboard } from './model.js';
 import {
-  LOCAL, PAIR_LEGEND, PEER, PEER_LEGEND, RATE, agg, flow, namespaceVar, nodeVar, podVar, quantile, retransmitRatio, sum,
+  LOCAL, PAIR_LEGEND, PEER, PEER_LEGEND, RATE, agg, flow, mean, namespaceVar, nodeVar, podVar, quantile, retransmitRatio, sum,
 } from './selectors.js';
 
 const PAIR = [...LOCAL, ...PEER];
@@ -24,7 +24,7 @@ export const workloadDrilldown: Dashboard = {
             { expr: `${sum(PAIR)}(rate(${flow('tcpulse_bytes_total', 'direction="ingress"')}[${RATE}])) * 8`, legend: 'received', unit: 'bps' },
             { expr: `${agg('min', PAIR)}(${flow('tcpulse_min_rtt_seconds')})`, legend: 'min RTT', unit: 's' },
             { expr: quantile(0.99, 'tcpulse_rtt_seconds_bucket', PAIR), legend: 'p99 RTT', unit: 's' },
-            { expr: quantile(0.99, 'tcpulse_srtt_seconds_bucket', PAIR), legend: 'p99 srtt', unit: 's' },
+            { expr: mean('tcpulse_srtt_seconds', PAIR), legend: 'mean srtt', unit: 's' },
             { expr: retransmitRatio(PAIR), legend: 'retransmitted', unit: 'percentunit' },
             { expr: `${sum(PAIR)}(${flow('tcpulse_connections_active')})`, legend: 'connections', unit: 'short' },
           ],
@@ -43,12 +43,9 @@ export const workloadDrilldown: Dashboard = {
           ],
         },
         {
-          kind: 'timeseries', title: 'Kernel smoothed RTT (p50, p99)', unit: 's', log: true,
-          description: 'The kernel\'s srtt of the pod\'s sockets (tcpulse_srtt_seconds, tcp_probe): what TCP itself believes, delayed ACKs and the local stack included.',
-          queries: [
-            { expr: quantile(0.5, 'tcpulse_srtt_seconds_bucket', PAIR), legend: `p50 ${PAIR_LEGEND}` },
-            { expr: quantile(0.99, 'tcpulse_srtt_seconds_bucket', PAIR), legend: `p99 ${PAIR_LEGEND}` },
-          ],
+          kind: 'timeseries', title: 'Kernel smoothed RTT (mean)', unit: 's', log: true,
+          description: 'The mean of the kernel\'s srtt of the pod\'s sockets (tcpulse_srtt_seconds, tcp_probe): what TCP itself believes, delayed ACKs and the local stack included. srtt is a moving average already; its percentiles need the agent\'s histograms.srtt.',
+          queries: [{ expr: mean('tcpulse_srtt_seconds', PAIR), legend: PAIR_LEGEND }],
         },
         {
           kind: 'timeseries', title: 'Min RTT', unit: 's', log: true,
@@ -89,9 +86,9 @@ export const workloadDrilldown: Dashboard = {
           queries: [{ expr: `${sum(PEER, 'direction')}(rate(${flow('tcpulse_bytes_total')}[${RATE}])) * 8`, legend: `{{direction}} ${PEER_LEGEND}` }],
         },
         {
-          kind: 'timeseries', title: 'Median congestion window', unit: 'none', min: 0,
-          description: 'Median congestion window (segments) of the pod\'s sockets to each peer (tcpulse_cwnd_segments).',
-          queries: [{ expr: quantile(0.5, 'tcpulse_cwnd_segments_bucket', PAIR), legend: PAIR_LEGEND }],
+          kind: 'timeseries', title: 'Mean congestion window', unit: 'none', min: 0,
+          description: 'Mean congestion window (segments) of the pod\'s sockets to each peer (tcpulse_cwnd_segments).',
+          queries: [{ expr: mean('tcpulse_cwnd_segments', PAIR), legend: PAIR_LEGEND }],
         },
       ],
     },

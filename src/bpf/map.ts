@@ -28,42 +28,53 @@ export class BpfMap {
   ) {}
 
   /**
-   * Calls fn for every chunk of entries (bpf_map_lookup_batch). The buffers
-   * are reused between chunks and calls: copy what must outlive fn.
+   * Every chunk of entries (bpf_map_lookup_batch), one syscall each. The
+   * buffers are reused between chunks: copy what must outlive a chunk. An
+   * iteration owns its buffers, so two may run at once (one paused at an
+   * await).
    */
-  forEachBatch(fn: (batch: Batch) => void, chunk = 1024): void {
+  *batches(chunk = 1024): Generator<Batch> {
     const tokSize = Math.max(8, this.keySize); // hash maps use a u32 bucket cursor
-    let b = this.batchBufs;
-    if (!b || b.chunk < chunk) b = this.allocBatch(chunk, tokSize);
-    let first = true;
-    for (;;) {
-      b.count.writeUInt32LE(b.chunk);
-      const ret = libbpf.map_lookup_batch(this.fd, first ? null : b.inTok, b.outTok, b.keys, b.values, b.count, null);
-      const n = b.count.readUInt32LE(0);
-      if (ret < 0 && -ret === ENOSPC && n === 0) {
-        // one hash bucket holds more entries than a chunk: same cursor, more room
-        const inTok = Buffer.from(b.inTok);
-        b = this.allocBatch(b.chunk * 4, tokSize);
-        inTok.copy(b.inTok);
-        continue;
+    let b = this.batchBufs && this.batchBufs.chunk >= chunk ? this.batchBufs : this.allocBatch(chunk, tokSize);
+    this.batchBufs = undefined;
+    try {
+      let first = true;
+      for (;;) {
+        b.count.writeUInt32LE(b.chunk);
+        const ret = libbpf.map_lookup_batch(this.fd, first ? null : b.inTok, b.outTok, b.keys, b.values, b.count, null);
+        const n = b.count.readUInt32LE(0);
+        if (ret < 0 && -ret === ENOSPC && n === 0) {
+          // one hash bucket holds more entries than a chunk: same cursor, more room
+          const inTok = Buffer.from(b.inTok);
+          b = this.allocBatch(b.chunk * 4, tokSize);
+          inTok.copy(b.inTok);
+          continue;
+        }
+        if (ret < 0 && -ret !== ENOENT) throw new BpfError(`lookup batch in ${this.name}`, -ret);
+        if (n > 0) yield { count: n, keys: b.keys, values: b.values };
+        if (ret < 0) return; // ENOENT: that was the last chunk
+        b.outTok.copy(b.inTok);
+        first = false;
       }
-      if (ret < 0 && -ret !== ENOENT) throw new BpfError(`lookup batch in ${this.name}`, -ret);
-      if (n > 0) fn({ count: n, keys: b.keys, values: b.values });
-      if (ret < 0) return; // ENOENT: that was the last chunk
-      b.outTok.copy(b.inTok);
-      first = false;
+    } finally {
+      this.batchBufs = b;
     }
   }
 
+  /** Calls fn for every chunk of entries (batches()). */
+  forEachBatch(fn: (batch: Batch) => void, chunk = 1024): void {
+    for (const b of this.batches(chunk)) fn(b);
+  }
+
   private allocBatch(chunk: number, tokSize: number) {
-    return (this.batchBufs = {
+    return {
       keys: Buffer.alloc(this.keySize * chunk),
       values: Buffer.alloc(this.valueSize * chunk),
       inTok: Buffer.alloc(tokSize),
       outTok: Buffer.alloc(tokSize),
       count: Buffer.alloc(4),
       chunk,
-    });
+    };
   }
 
   lookup(key: Buffer, value: Buffer): boolean {

@@ -16,8 +16,8 @@ export const HOOK_FAMILIES = ['tp_btf', 'raw_tp', 'kprobe'] as const;
 export type HookFamily = (typeof HOOK_FAMILIES)[number];
 export const ROLLUPS = ['flow', 'pod', 'workload', 'namespace', 'node'] as const;
 export type RollupLevel = (typeof ROLLUPS)[number];
-export const BUCKET_RESOLUTIONS = ['fine', 'medium', 'coarse'] as const;
-export type BucketResolution = (typeof BUCKET_RESOLUTIONS)[number];
+export const BUCKET_SPACINGS = ['fine', 'medium', 'coarse', 'sparse', 'none'] as const;
+export type BucketSpacing = (typeof BUCKET_SPACINGS)[number];
 export const CONN_LOG_GROUPS = ['core', 'rtt', 'window', 'mptcp'] as const;
 export type ConnLogGroup = (typeof CONN_LOG_GROUPS)[number];
 
@@ -66,7 +66,7 @@ export const OPTIONS = {
   listen: opt(P.listen(), { host: '0.0.0.0', port: 9983 }, 'address for /metrics, /healthz, /readyz', { flag: 'listen', short: 'l', arg: 'HOST:PORT' }),
   logLevel: opt(P.choice(LogLevels), 'info', 'debug, info, warn or error', { flag: 'log-level', arg: 'LEVEL' }),
   intervalMs: opt(P.duration(100), 5000, 'how often the kernel tables are read into series', { file: 'interval', flag: 'interval', arg: 'DURATION' }),
-  flowTableSize: opt(P.integer(64, 4_194_304), 16384, 'kernel flow table entries (LRU)', { flag: 'flow-table-size', arg: 'N' }),
+  flowTableSize: opt(P.integer(64, 4_194_304), 32768, 'kernel flow table entries (~1.1 KB each, preallocated); when full, new flows are not tracked (counted)', { flag: 'flow-table-size', arg: 'N' }),
   maxSeries: opt(P.integer(1, 1_000_000), 2000, 'series before new ones fold into the overflow series', { flag: 'max-series', arg: 'N' }),
   ingressHook: opt(P.choice(['tc', 'xdp']), 'tc', 'ingress hook: tc (keeps GRO/TSO intact) or xdp', { flag: 'ingress-hook', arg: 'HOOK' }),
   xdpMode: opt(P.choice(['auto', 'native', 'generic']), 'auto', 'XDP attach mode: auto, native or generic', { flag: 'xdp-mode', arg: 'MODE' }),
@@ -76,7 +76,11 @@ export const OPTIONS = {
     timeoutMs: opt(P.duration(1), 10_000, 'a timestamp not echoed within this time is dropped', { file: 'timeout' }),
     minRttWindowMs: opt(P.duration(1000), 30_000, 'min RTT window (tcpulse_min_rtt_seconds covers one to two)', { file: 'minRttWindow', flag: 'min-rtt-window', arg: 'D' }),
     localSide: opt(P.bool(), false, 'also export tcpulse_local_rtt_seconds: interface to the local endpoint and back'),
-    buckets: opt(P.choice(BUCKET_RESOLUTIONS), 'medium', 'exported RTT buckets: fine (every kernel bound), medium (2 per power of two), coarse (1)', { flag: 'rtt-buckets', arg: 'RES' }),
+  }),
+  histograms: group('buckets of the exported histograms, a subset of the kernel\'s; each bound is a line of /metrics per series', {
+    rtt: opt(P.choice(BUCKET_SPACINGS), 'sparse', 'tcpulse_rtt_seconds, tcpulse_local_rtt_seconds: fine (99 bounds, 4 per power of two), medium (37), coarse (19), sparse (10: ×4 from 16 µs to 4.2 s), none (sum and count)', { flag: 'rtt-buckets', arg: 'S' }),
+    srtt: opt(P.choice(BUCKET_SPACINGS), 'none', 'tcpulse_srtt_seconds, the same choices (none: sum and count, the mean of a value that is a moving average already)', { flag: 'srtt-buckets', arg: 'S' }),
+    cwnd: opt(P.choice(BUCKET_SPACINGS), 'none', 'tcpulse_cwnd_segments, the same choices (sparse: 8 bounds, ×4 from 3 to 65,535 segments)', { flag: 'cwnd-buckets', arg: 'S' }),
   }),
   flowIdleTimeoutMs: opt(P.duration(), 300_000, 'a flow without packets for this long leaves the flow table', { file: 'flowIdleTimeout' }),
   flowClosedTimeoutMs: opt(P.duration(), 10_000, 'a closed flow (FIN both ways, or RST) leaves the table after this long idle', { file: 'flowClosedTimeout' }),
@@ -85,7 +89,7 @@ export const OPTIONS = {
   bpfStats: opt(P.bool(), true, 'per-program run counts and run time (two clock reads per run; needs CAP_SYS_ADMIN)'),
   sockets: group('signals of the node’s own sockets, from the kernel’s TCP tracepoints', {
     enabled: opt(P.bool(), true, 'srtt, cwnd, retransmits, lifecycle and MPTCP of sockets on this node', { flag: 'no-sockets', sets: false, flagDoc: 'packet path only: no socket signals' }),
-    tableSize: opt(P.integer(64, 4_194_304), 16384, 'kernel socket table entries (LRU)'),
+    tableSize: opt(P.integer(64, 4_194_304), 32768, 'kernel socket table entries (~1 KB each, preallocated); when full, new sockets are not tracked (counted)'),
     hooks: opt(P.choices(HOOK_FAMILIES, { minItems: 1 }), [...HOOK_FAMILIES], 'hook families to try, best first'),
     sampleIntervalMs: opt(P.duration(), 1, 'minimum gap between two srtt/cwnd samples of one socket (0: every tcp_probe)', { file: 'sampleInterval' }),
   }),

@@ -10,7 +10,8 @@
  */
 import { Side } from '../bpf/layout.js';
 import type { HistCounters } from '../flows/counters.js';
-import type { Buckets } from './buckets.js';
+import { bucketPlan, type BucketPlan, type HistShape } from './buckets.js';
+import type { Config } from '../config/options.js';
 import { CLOSE_REASONS } from '../flows/series.js';
 import type { ListWatchStats } from '../k8s/listwatch.js';
 import type { SeriesView, Snapshot, TableStatus } from './snapshot.js';
@@ -41,8 +42,8 @@ export interface SeriesFamily extends Base {
   readonly values?: (s: SeriesView) => readonly number[];
   /** and when a series has them (default: always, once fed) */
   readonly present?: (s: SeriesView) => boolean;
-  /** kernel histograms: the counts, the bucket kind, what the sum's unit is in the exported one */
-  readonly hist?: { readonly pick: (s: SeriesView) => HistCounters; readonly buckets: Buckets; readonly sumScale: number };
+  /** kernel histograms: the counts, their shape, the option choosing their spacing, what the sum's unit is in the exported one */
+  readonly hist?: HistShape & { readonly pick: (s: SeriesView) => HistCounters; readonly spacing: keyof Config['histograms']; readonly sumScale: number };
   /** small integer histograms: value -> count, their sum, the largest bound */
   readonly small?: { readonly counts: (s: SeriesView) => ReadonlyMap<number, number>; readonly sum: (s: SeriesView) => number; readonly max: number };
 }
@@ -61,18 +62,21 @@ const DIRECTIONS = [{ direction: 'ingress' }, { direction: 'egress' }];
 const one = (v: number): readonly (readonly [LabelSet, number])[] => [[{}, v]];
 /** Values labelled by name: [[name, value], ...] -> [[{ label: name }, value], ...]. */
 const by = (label: string, entries: readonly (readonly [string, number])[]) => entries.map(([k, v]) => [{ [label]: k }, v] as const);
+/** Bounds kept outside `fine`: RTT 16 µs to 4.2 s (loopback to a bad satellite link), cwnd 1 to 65,535 segments. */
+const RTT_RANGE = [16, 4_194_304] as const;
+const CWND_RANGE = [2, 65_536] as const;
 const mptcpLive = (s: SeriesView) => s.mptcpConnections > 0;
 
 export const SERIES_FAMILIES = [
   {
     of: 'series', name: 'tcpulse_rtt_seconds', otel: 'tcpulse.rtt', kind: 'histogram', unit: 's', fed: 'flows',
     help: 'Passive RTT from TCP timestamps: interface to the peer and back.',
-    hist: { pick: (s) => s.total.rtt[Side.dst]!, buckets: 'micros', sumScale: 1e-9 },
+    hist: { pick: (s) => s.total.rtt[Side.dst]!, buckets: 'micros', range: RTT_RANGE, spacing: 'rtt', sumScale: 1e-9 },
   },
   {
     of: 'series', name: 'tcpulse_local_rtt_seconds', otel: 'tcpulse.local_rtt', kind: 'histogram', unit: 's', fed: 'flows', option: 'localRtt',
     help: 'Passive RTT from TCP timestamps: interface to the local endpoint and back.',
-    hist: { pick: (s) => s.total.rtt[Side.src]!, buckets: 'micros', sumScale: 1e-9 },
+    hist: { pick: (s) => s.total.rtt[Side.src]!, buckets: 'micros', range: RTT_RANGE, spacing: 'rtt', sumScale: 1e-9 },
   },
   {
     of: 'series', name: 'tcpulse_min_rtt_seconds', otel: 'tcpulse.min_rtt', kind: 'gauge', unit: 's', fed: 'flows',
@@ -94,20 +98,20 @@ export const SERIES_FAMILIES = [
   {
     of: 'series', name: 'tcpulse_srtt_seconds', otel: 'tcpulse.srtt', kind: 'histogram', unit: 's', fed: 'sockets',
     help: 'Smoothed RTT of the kernel (tcp_probe samples) of sockets on this node.',
-    hist: { pick: (s) => s.total.srtt, buckets: 'micros', sumScale: 1e-6 },
+    hist: { pick: (s) => s.total.srtt, buckets: 'micros', range: RTT_RANGE, spacing: 'srtt', sumScale: 1e-6 },
   },
   {
     of: 'series', name: 'tcpulse_cwnd_segments', otel: 'tcpulse.cwnd', kind: 'histogram', unit: '{segment}', fed: 'sockets',
     help: 'Congestion window (tcp_probe samples) of sockets on this node.',
-    hist: { pick: (s) => s.total.cwnd, buckets: 'integer', sumScale: 1 },
+    hist: { pick: (s) => s.total.cwnd, buckets: 'integer', range: CWND_RANGE, spacing: 'cwnd', sumScale: 1 },
   },
   {
     of: 'series', name: 'tcpulse_retransmits_total', otel: 'tcpulse.retransmits', kind: 'counter', unit: '{segment}', fed: 'sockets',
-    help: 'Retransmitted segments of sockets on this node.', values: (s) => [s.total.sock.retransmits],
+    help: 'Retransmitted segments of sockets on this node.', values: (s) => [s.total.sock('retransmits')],
   },
   {
     of: 'series', name: 'tcpulse_delivered_segments_total', otel: 'tcpulse.delivered', kind: 'counter', unit: '{segment}', fed: 'sockets',
-    help: 'Segments of sockets on this node that the peer acknowledged, retransmissions included (tcp_sock.delivered).', values: (s) => [s.total.sock.delivered],
+    help: 'Segments of sockets on this node that the peer acknowledged, retransmissions included (tcp_sock.delivered).', values: (s) => [s.total.sock('delivered')],
   },
   {
     of: 'series', name: 'tcpulse_connections_opened_total', otel: 'tcpulse.connections.opened', kind: 'counter', unit: '{connection}', fed: 'sockets',
@@ -149,8 +153,8 @@ const k = (snap: Snapshot) => snap.kernel;
 const sk = (snap: Snapshot) => snap.sockKernel;
 
 export const AGENT_FAMILIES = [
-  { of: 'agent', name: 'tcpulse_flow_table_evictions_total', labelNames: ['table'], otel: 'tcpulse.flow_table.evictions', kind: 'counter', unit: '{entry}', help: 'Entries the kernel evicted (LRU, table full) before the agent read their end.', values: perTable((t) => t.evicted) },
-  { of: 'agent', name: 'tcpulse_flow_table_created_total', labelNames: ['table'], kind: 'counter', unit: '{entry}', help: 'Entries the kernel created in a table (created - deleted - entries = evicted).', values: perTable((t) => t.created) },
+  { of: 'agent', name: 'tcpulse_flow_table_untracked_total', labelNames: ['table'], otel: 'tcpulse.flow_table.untracked', kind: 'counter', unit: '{entry}', help: 'Packets (table flows) and socket events (table sockets) of new flows and sockets that a full table refused: those are not measured; the entries in it are, as before.', values: perTable((t) => t.untracked) },
+  { of: 'agent', name: 'tcpulse_flow_table_created_total', labelNames: ['table'], kind: 'counter', unit: '{entry}', help: 'Entries the kernel created in a table (created - deleted = entries).', values: perTable((t) => t.created) },
   { of: 'agent', name: 'tcpulse_flow_table_deleted_total', labelNames: ['table'], kind: 'counter', unit: '{entry}', help: 'Entries the agent removed from a table (idle, closed, or finished by their event).', values: perTable((t) => t.deleted) },
   { of: 'agent', name: 'tcpulse_flow_table_entries', labelNames: ['table'], kind: 'gauge', unit: '{entry}', help: 'Entries in a kernel table (flows: packet path, sockets: socket path).', values: perTable((t) => t.entries) },
   { of: 'agent', name: 'tcpulse_flow_table_capacity', labelNames: ['table'], kind: 'gauge', unit: '{entry}', help: 'Maximum entries of a kernel table.', values: perTable((t) => t.capacity) },
@@ -161,8 +165,6 @@ export const AGENT_FAMILIES = [
   { of: 'agent', name: 'tcpulse_round_errors_total', kind: 'counter', unit: '{round}', help: 'Rounds that failed as a whole (each is logged; the next round runs).', values: (s) => one(s.roundErrors) },
   { of: 'agent', name: 'tcpulse_source_duration_seconds', labelNames: ['source'], kind: 'gauge', unit: 's', help: 'Time the last round spent on each source (a kernel table, the events, MPTCP connections).', values: (s) => s.sources.map((x) => [{ source: x.source }, x.seconds] as const) },
   { of: 'agent', name: 'tcpulse_source_success', labelNames: ['source'], kind: 'gauge', unit: '1', help: 'Whether the last round read each source without error (1) or not (0, logged).', values: (s) => s.sources.map((x) => [{ source: x.source }, x.ok ? 1 : 0] as const) },
-  { of: 'agent', name: 'tcpulse_flow_create_errors_total', kind: 'counter', unit: '{flow}', help: 'Flows the kernel could not add to the flow table.', values: (s) => one(k(s).flowCreateError) },
-  { of: 'agent', name: 'tcpulse_socket_create_errors_total', kind: 'counter', unit: '{socket}', help: 'Sockets the kernel could not add to the socket table.', values: (s) => (sk(s) ? one(sk(s)!.createError) : []) },
   { of: 'agent', name: 'tcpulse_events_lost_total', otel: 'tcpulse.events.lost', kind: 'counter', unit: '{event}', help: 'Events dropped because a ring buffer was full.', values: (s) => one(k(s).eventsLost + (sk(s)?.eventsLost ?? 0)) },
   { of: 'agent', name: 'tcpulse_connection_log_records_total', kind: 'counter', unit: '{record}', help: 'Records written to the connection log.', values: (s) => one(s.connectionLogRecords) },
   {
@@ -232,6 +234,11 @@ export function seriesHas(f: SeriesFamily, s: SeriesView): boolean {
 /** The series families exported with these options. */
 export function seriesFamilies(opts: { localRtt: boolean }): readonly SeriesFamily[] {
   return SERIES_FAMILIES.filter((f: SeriesFamily) => f.option !== 'localRtt' || opts.localRtt);
+}
+
+/** The bucket plan of each histogram family, from the `histograms` spacings. */
+export function histogramPlans(families: readonly SeriesFamily[], spacings: Config['histograms']): ReadonlyMap<SeriesFamily, BucketPlan> {
+  return new Map(families.flatMap((f) => (f.hist ? [[f, bucketPlan(spacings[f.hist.spacing], f.hist)] as const] : [])));
 }
 
 /** Families prom-client itself exports next to ours (process_*, nodejs_* come with it). */

@@ -6,9 +6,9 @@
  * process and Node.js metrics. Nothing is observed twice.
  */
 import client from 'prom-client';
-import type { BucketResolution } from '../config/options.js';
-import { AGENT_FAMILIES, SCRAPE_FAMILY, seriesFamilies, seriesHas, type AgentFamily, type SeriesFamily } from './families.js';
-import { bucketPlan, type BucketPlan, type Buckets } from './buckets.js';
+import type { Config } from '../config/options.js';
+import { AGENT_FAMILIES, histogramPlans, SCRAPE_FAMILY, seriesFamilies, seriesHas, type AgentFamily, type SeriesFamily } from './families.js';
+import type { BucketPlan } from './buckets.js';
 import type { Snapshot } from './snapshot.js';
 import { header, histogram, labelString, sample, smallHistogram } from './text.js';
 
@@ -38,21 +38,23 @@ class FamilyMetric {
 
 export interface PrometheusOptions {
   localRtt: boolean;
-  buckets: BucketResolution;
+  histograms: Config['histograms'];
 }
 
 export class PrometheusExporter {
   readonly registry = new client.Registry();
   private snap: Snapshot | null = null;
+  /** the series families of the last snapshot as text, made by the first scrape after it */
+  private seriesText: Buffer | null = null;
   private readonly scrapeDuration: client.Histogram;
-  private readonly plans: Record<Buckets, BucketPlan>;
+  private readonly plans: ReadonlyMap<SeriesFamily, BucketPlan>;
   private readonly series: readonly SeriesFamily[];
   /** per series family, the `k="v"` of its own label sets */
   private readonly extras = new Map<SeriesFamily, readonly string[]>();
 
   constructor(opts: PrometheusOptions) {
-    this.plans = { micros: bucketPlan(opts.buckets, 'micros'), integer: bucketPlan(opts.buckets, 'integer') };
     this.series = seriesFamilies(opts);
+    this.plans = histogramPlans(this.series, opts.histograms);
     for (const f of this.series) {
       this.extras.set(f, (f.labels ?? []).map((set) => labelString(set)));
     }
@@ -73,10 +75,16 @@ export class PrometheusExporter {
 
   update(snap: Snapshot): void {
     this.snap = snap;
+    this.seriesText = null;
   }
 
-  /** The series families, from the last snapshot. */
-  renderSeries(): string {
+  /** The series families, from the last snapshot: written once per snapshot, whatever the number of scrapes. */
+  private renderSeries(): Buffer {
+    this.seriesText ??= Buffer.from(this.writeSeries());
+    return this.seriesText;
+  }
+
+  private writeSeries(): string {
     const out: string[] = [];
     const series = this.snap?.series ?? [];
     const labelsOf = series.map((s) => labelString(s.labels)); // once per series, not per family
@@ -87,7 +95,7 @@ export class PrometheusExporter {
         const s = series[i]!;
         if (!seriesHas(f, s)) continue;
         const labels = labelsOf[i]!;
-        if (f.hist) histogram(out, f.name, labels, f.hist.pick(s), this.plans[f.hist.buckets], f.hist.sumScale);
+        if (f.hist) histogram(out, f.name, labels, f.hist.pick(s), this.plans.get(f)!, f.hist.sumScale);
         else if (f.small) smallHistogram(out, f.name, labels, f.small.counts(s), f.small.sum(s), f.small.max);
         else f.values!(s).forEach((v, j) => sample(out, f.name, labels, v, extras[j]));
       }
@@ -95,11 +103,12 @@ export class PrometheusExporter {
     return out.join('\n') + '\n';
   }
 
-  async render(): Promise<string> {
+  /** /metrics: the series families, then the agent's own and prom-client's (process, Node.js). */
+  async render(): Promise<Buffer> {
     const end = this.scrapeDuration.startTimer();
     try {
       const series = this.renderSeries();
-      return series + '\n' + (await this.registry.metrics());
+      return Buffer.concat([series, Buffer.from('\n' + (await this.registry.metrics()))]);
     } finally {
       end();
     }

@@ -13,7 +13,7 @@ export interface Health {
 
 const INDEX = '<html><body><h1>tcpulse</h1><a href="/metrics">/metrics</a></body></html>\n';
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) }).end(body);
 }
 

@@ -26,10 +26,10 @@ export interface TableStatus {
   entries: number;
   capacity: number;
   bytes: number;
-  /** created by the kernel, deleted by the agent, evicted: created - deleted - entries */
+  /** created by the kernel, deleted by the agent; untracked: not created, the table was full */
   created: number;
   deleted: number;
-  evicted: number;
+  untracked: number;
 }
 
 /** One source a round reads, the way node_exporter reports its collectors. */

@@ -4,9 +4,23 @@
  * counters (retransmissions, segments delivered, ...).
  * A histogram keeps its kernel buckets, the sample count and their sum.
  */
-import { FLOW_RTT_HIST, HIST_BUCKETS, SOCK_COUNTER_NAMES, SOCK_CWND_HIST, SOCK_SRTT_HIST, type FlowStatsValue, type SockCounterName, type SockSummaryValue } from '../bpf/layout.js';
+import { readU64 } from '../bpf/codec.js';
+import { FLOW_RTT_HIST, FlowStats, HIST_BUCKETS, SOCK_COUNTER_NAMES, SOCK_CWND_HIST, SOCK_SRTT_HIST, SOCK_SUMMARY, SockCounters, SockSummary, type SockCounterName } from '../bpf/layout.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Where a round reads a flow_stats value, in place: nothing is decoded into objects on the way. */
+const FLOW = {
+  packets: [FlowStats.offset('packets.0'), FlowStats.offset('packets.1')],
+  bytes: [FlowStats.offset('bytes.0'), FlowStats.offset('bytes.1')],
+  rttCount: [FlowStats.offset('rtt.0.count'), FlowStats.offset('rtt.1.count')],
+  rttSum: [FlowStats.offset('rtt.0.sum_ns'), FlowStats.offset('rtt.1.sum_ns')],
+} as const;
+/** And a sock_stats value: each counter's offset and width, the srtt and cwnd sums. */
+const at = (f: string) => SOCK_SUMMARY + SockSummary.offset(f);
+const SOCK_COUNTERS = SockCounters.fields.map((f) => ({ off: at('counters') + f.offset, wide: f.size === 8 }));
+const SOCK_COUNTER_INDEX = Object.fromEntries(SOCK_COUNTER_NAMES.map((n, i) => [n, i])) as Record<SockCounterName, number>;
+const SOCK = { srttCount: at('srtt_count'), srttSum: at('srtt_sum_us'), cwndSum: at('cwnd_sum') } as const;
 
 export class HistCounters {
   count = 0;
@@ -47,8 +61,13 @@ export class Counters {
   readonly rtt = [new HistCounters(), new HistCounters()]; // passive, [dst side, src side], ns
   readonly srtt = new HistCounters(); // µs
   readonly cwnd = new HistCounters(); // segments
-  /** the sockets' counters (struct sock_counters), each summed */
-  readonly sock = Object.fromEntries(SOCK_COUNTER_NAMES.map((n) => [n, 0])) as Record<SockCounterName, number>;
+  /** the sockets' counters (struct sock_counters), each summed, in the struct's order */
+  private readonly sockSums = new Float64Array(SOCK_COUNTERS.length);
+
+  /** the sockets' counter by name */
+  sock(name: SockCounterName): number {
+    return this.sockSums[SOCK_COUNTER_INDEX[name]]!;
+  }
 
   reset(): void {
     this.packets[0] = this.packets[1] = 0;
@@ -57,7 +76,7 @@ export class Counters {
     this.rtt[1]!.reset();
     this.srtt.reset();
     this.cwnd.reset();
-    for (const n of SOCK_COUNTER_NAMES) this.sock[n] = 0;
+    this.sockSums.fill(0);
   }
 
   add(o: Counters): void {
@@ -68,29 +87,33 @@ export class Counters {
     }
     this.srtt.add(o.srtt);
     this.cwnd.add(o.cwnd);
-    for (const n of SOCK_COUNTER_NAMES) this.sock[n] += o.sock[n];
+    for (let i = 0; i < SOCK_COUNTERS.length; i++) this.sockSums[i]! += o.sockSums[i]!;
   }
 
   /**
-   * Adds one kernel flow value (decoded v, its raw bytes in buf). flip: the
-   * local end is the key's destination, so ingress and egress, and the two
-   * RTT sides, trade places.
+   * Adds one kernel flow value (struct flow_stats, raw). flip: the local end
+   * is the key's destination, so ingress and egress, and the two RTT sides,
+   * trade places.
    */
-  addFlow(v: FlowStatsValue, buf: Buffer, flip = false): void {
+  addFlow(buf: Buffer, flip = false): void {
     for (let d = 0; d < 2; d++) {
       const to = flip ? 1 - d : d;
-      this.packets[to]! += v.packets[d]!;
-      this.bytes[to]! += v.bytes[d]!;
-      const side = v.rtt[d]!;
-      if (side.count > 0) this.rtt[to]!.addBuckets(buf, FLOW_RTT_HIST[d], side.count, side.sumNs);
+      this.packets[to]! += readU64(buf, FLOW.packets[d]!);
+      this.bytes[to]! += readU64(buf, FLOW.bytes[d]!);
+      const count = readU64(buf, FLOW.rttCount[d]!);
+      if (count > 0) this.rtt[to]!.addBuckets(buf, FLOW_RTT_HIST[d], count, readU64(buf, FLOW.rttSum[d]!));
     }
   }
 
-  /** Adds one kernel socket value (its summary s, the raw sock_stats in buf). */
-  addSock(s: SockSummaryValue, buf: Buffer): void {
-    for (const n of SOCK_COUNTER_NAMES) this.sock[n] += s.counters[n];
-    if (s.srttCount === 0) return;
-    this.srtt.addBuckets(buf, SOCK_SRTT_HIST, s.srttCount, s.srttSumUs);
-    this.cwnd.addBuckets(buf, SOCK_CWND_HIST, s.srttCount, s.cwndSum); // sampled together
+  /** Adds one kernel socket value (struct sock_stats, raw). */
+  addSock(buf: Buffer): void {
+    for (let i = 0; i < SOCK_COUNTERS.length; i++) {
+      const c = SOCK_COUNTERS[i]!;
+      this.sockSums[i]! += c.wide ? readU64(buf, c.off) : buf.readUInt32LE(c.off);
+    }
+    const count = buf.readUInt32LE(SOCK.srttCount);
+    if (count === 0) return;
+    this.srtt.addBuckets(buf, SOCK_SRTT_HIST, count, readU64(buf, SOCK.srttSum));
+    this.cwnd.addBuckets(buf, SOCK_CWND_HIST, count, readU64(buf, SOCK.cwndSum)); // sampled together
   }
 }

@@ -1,5 +1,6 @@
 /** The packet path's flow table as a MapMirror: flows, their labels and passive RTT minima. */
-import { FlowFlag, FlowStats, readFlowKey, readFlowStats, type FlowStatsValue, type RttStatsValue } from '../bpf/layout.js';
+import { readU64 } from '../bpf/codec.js';
+import { FlowFlag, FlowStats, readFlowKey } from '../bpf/layout.js';
 import type { EntryKind } from './mirror.js';
 import { serverPort, type Rollup } from './rollup.js';
 import type { Labeler } from './labels.js';
@@ -16,36 +17,50 @@ export function minRttEpoch(nowNs: number, windowNs: number): number {
   return (Math.floor(nowNs / windowNs) + 1) >>> 0;
 }
 
+/** Where the flow kind reads a flow_stats value, in place. */
+const LAST_NS = FlowStats.offset('last_ns');
+const FLAGS = FlowStats.offset('flags');
+const RTT = [0, 1].map((side) => ({
+  count: FlowStats.offset(`rtt.${side}.count`),
+  winMinNs: FlowStats.offset(`rtt.${side}.win_min_ns`),
+  prevMinNs: FlowStats.offset(`rtt.${side}.prev_min_ns`),
+  winEpoch: FlowStats.offset(`rtt.${side}.win_epoch`),
+}));
+
 /**
- * The minimum of one flow side over the current and the previous window
- * (ns), or Infinity when neither has a sample.
+ * The minimum of one side of a raw flow_stats value over the current and
+ * the previous min-RTT window (ns), or Infinity when neither has a sample.
  */
-export function windowedMin(r: RttStatsValue, epoch: number): number {
-  if (r.count === 0) return Infinity;
-  if (r.winEpoch === epoch) return r.prevMinNs > 0 ? Math.min(r.winMinNs, r.prevMinNs) : r.winMinNs;
-  if (r.winEpoch === ((epoch - 1) >>> 0)) return r.winMinNs;
-  return Infinity;
+export function windowedMin(value: Buffer, side: number, epoch: number): number {
+  const o = RTT[side]!;
+  if (readU64(value, o.count) === 0) return Infinity;
+  const win = value.readUInt32LE(o.winEpoch);
+  const winMin = readU64(value, o.winMinNs);
+  if (win === epoch) {
+    const prev = readU64(value, o.prevMinNs);
+    return prev > 0 ? Math.min(winMin, prev) : winMin;
+  }
+  return win === ((epoch - 1) >>> 0) ? winMin : Infinity;
 }
 
-export function flowKind(rollup: Rollup, labeler: Labeler, minRttWindowNs: number): EntryKind<FlowStatsValue> & { setNow(nowNs: number): void } {
+export function flowKind(rollup: Rollup, labeler: Labeler, minRttWindowNs: number): EntryKind & { setNow(nowNs: number): void } {
   let epoch = 0;
   return {
     firstNsOffset: FlowStats.offset('first_ns'),
-    decode: (value) => readFlowStats(value),
-    lastNs: (v) => v.lastNs,
-    closed: (v) => isClosed(v.flags),
+    lastNs: (value) => readU64(value, LAST_NS),
+    closed: (value) => isClosed(value.readUInt32LE(FLAGS)),
     finalEvent: () => false, // flow close events carry no counters: the table is read
-    place: (key, v, nowNs) => {
+    place: (key, value, nowNs) => {
       const k = readFlowKey(key);
-      const p = labeler.place(k.saddr, k.sport, k.daddr, k.dport, serverPort(k, v.flags));
+      const p = labeler.place(k.saddr, k.sport, k.daddr, k.dport, serverPort(k, value.readUInt32LE(FLAGS)));
       return { series: rollup.assign(p.labels, nowNs), flip: p.flip, provisional: p.provisional };
     },
-    add: (c, v, value, flip) => c.addFlow(v, value, flip),
-    observe: (s, v, flip) => {
+    add: (c, value, flip) => c.addFlow(value, flip),
+    observe: (s, value, flip) => {
       s.flows++;
       s.hasFlows = true;
       for (let side = 0; side < 2; side++) {
-        const m = windowedMin(v.rtt[side]!, epoch);
+        const m = windowedMin(value, side, epoch);
         const as = flip ? 1 - side : side; // the series' peer side
         if (m < s.minRttNs[as]!) s.minRttNs[as] = m;
       }

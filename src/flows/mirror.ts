@@ -6,10 +6,10 @@
  * How an entry leaves:
  *  - idle (or closed and idle for a shorter time): the agent deletes it and
  *    moves its last values into its series' retired counters;
- *  - evicted by the kernel's LRU when the table is full: it is gone before
- *    the agent read its last values. The values read the round before are
- *    retired. (Evictions are counted from the kernel's creation counter,
- *    which also sees entries evicted before any read: see Agent.round.)
+ *  - gone from the table without the agent deleting it (the kernel tables
+ *    are plain hashes: a full one refuses new entries and evicts none, so
+ *    only a replaced key does this): the values read the round before are
+ *    retired.
  *  - finished by an event that carries its last value (a socket's
  *    completion record): retired from that value, and skipped, then
  *    deleted, when a round finds it still in the table. A key can be taken
@@ -22,6 +22,7 @@ import { readU64 } from '../bpf/codec.js';
 import type { BpfMap } from '../bpf/map.js';
 import type { Counters } from './counters.js';
 import type { Series } from './series.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { monoNs } from '../time.js';
 
 /** Where an entry counts: its series, and whether its key is turned around there. */
@@ -45,30 +46,32 @@ const AWAIT_FINAL_NS = 2e9;
 
 const awaitId = (id: string, firstNs: number) => `${id}/${firstNs}`;
 
-/** What a table's entries mean: the flow or socket specifics. */
-export interface EntryKind<V> {
+/**
+ * What a table's entries mean: the flow or socket specifics. Every method
+ * reads the raw value in place: a round decodes nothing into objects but
+ * what placing a new entry needs.
+ */
+export interface EntryKind {
   /** offset of the u64 creation time in a value: a new one means a new entry */
   readonly firstNsOffset: number;
-  decode(value: Buffer): V;
-  lastNs(v: V): number;
-  closed(v: V): boolean;
+  lastNs(value: Buffer): number;
+  closed(value: Buffer): boolean;
   /** where an entry counts; null: not yet (read it again next round) */
-  place(key: Buffer, v: V, nowNs: number): Placement | null;
+  place(key: Buffer, value: Buffer, nowNs: number): Placement | null;
   /** adds the entry's counters */
-  add(c: Counters, v: V, value: Buffer, flip: boolean): void;
+  add(c: Counters, value: Buffer, flip: boolean): void;
   /** per round, for live entries: gauges (entries, min RTT) */
-  observe(s: Series, v: V, flip: boolean): void;
+  observe(s: Series, value: Buffer, flip: boolean): void;
   /** whether the entry's last value will come as an event (finish) when it ends */
-  finalEvent(v: V): boolean;
+  finalEvent(value: Buffer): boolean;
 }
 
-interface Tracked<V> extends Placement {
+interface Tracked extends Placement {
   key: Buffer;
   firstNs: number;
   /** labeler generation when placed */
   gen: number;
   value: Buffer; // last value read, raw
-  decoded: V;
   round: number;
 }
 
@@ -85,19 +88,19 @@ export interface RoundStats {
   durationMs: number;
 }
 
-export class MapMirror<V> {
-  private readonly entries = new Map<string, Tracked<V>>();
+export class MapMirror {
+  private readonly entries = new Map<string, Tracked>();
   /** keys finished by an event, with the creation time of the entry that finished */
   private readonly finished = new Map<string, number>();
   /** entries replaced in the kernel whose final event is still to come, since when (ns) */
-  private readonly awaiting = new Map<string, { t: Tracked<V>; sinceNs: number }>();
+  private readonly awaiting = new Map<string, { t: Tracked; sinceNs: number }>();
   private roundNo = 0;
   /** Entries the agent removed (idle or closed), ever. */
   deletedTotal = 0;
 
   constructor(
     private readonly map: BpfMap,
-    private readonly kind: EntryKind<V>,
+    private readonly kind: EntryKind,
     private readonly timeouts: Timeouts,
     /** changes whenever what labels depend on (pods) changes */
     private readonly generation: () => number = () => 0,
@@ -107,8 +110,8 @@ export class MapMirror<V> {
     return this.entries.size;
   }
 
-  private retire(t: Tracked<V>): void {
-    this.kind.add(t.series.retired, t.decoded, t.value, t.flip);
+  private retire(t: Tracked): void {
+    this.kind.add(t.series.retired, t.value, t.flip);
   }
 
   /**
@@ -116,10 +119,10 @@ export class MapMirror<V> {
    * its pods and is young, is placed again. Moving keeps both series
    * monotonic: the old one keeps what it had, the new one counts the entry.
    */
-  private replace(t: Tracked<V>, nowNs: number, gen: number): void {
+  private replace(t: Tracked, nowNs: number, gen: number): void {
     if (!t.series.removed && !(t.provisional && t.gen !== gen && nowNs - t.firstNs < REPLACE_WINDOW_NS)) return;
     t.gen = gen;
-    const p = this.kind.place(t.key, t.decoded, nowNs);
+    const p = this.kind.place(t.key, t.value, nowNs);
     if (!p || (p.series === t.series && p.flip === t.flip)) {
       if (p) t.provisional = p.provisional;
       return;
@@ -136,7 +139,6 @@ export class MapMirror<V> {
   finish(key: Buffer, value: Buffer, nowNs: number): void {
     const id = key.toString('latin1');
     const firstNs = readU64(value, this.kind.firstNsOffset);
-    const decoded = this.kind.decode(value);
     const t = this.entries.get(id);
     const replaced = this.awaiting.get(awaitId(id, firstNs))?.t;
     let at: Placement | null;
@@ -147,10 +149,10 @@ export class MapMirror<V> {
       this.awaiting.delete(awaitId(id, firstNs));
       at = replaced;
     } else {
-      at = this.kind.place(key, decoded, nowNs);
+      at = this.kind.place(key, value, nowNs);
     }
     if (at) {
-      this.kind.add(at.series.retired, decoded, value, at.flip);
+      this.kind.add(at.series.retired, value, at.flip);
       at.series.lastActiveNs = nowNs;
     }
     if (t && t.firstNs < firstNs) {
@@ -162,12 +164,16 @@ export class MapMirror<V> {
     if (!(t && t.firstNs > firstNs)) this.finished.set(id, firstNs);
   }
 
-  /** Reads the table; the series' current counters must have been reset. */
-  round(nowNs: number): RoundStats {
+  /**
+   * Reads the table; the series' current counters must have been reset.
+   * Between two chunks of entries it gives the event loop a turn (a scrape
+   * is served meanwhile): nothing else may touch this mirror until it ends.
+   */
+  async round(nowNs: number): Promise<RoundStats> {
     const t0 = monoNs();
     const round = ++this.roundNo;
     const gen = this.generation();
-    const toDelete: Tracked<V>[] = [];
+    const toDelete: Tracked[] = [];
     const untracked: Buffer[] = []; // not ready for a series and done, or finished: removed unread
     let pending = 0;
     let vanished = 0;
@@ -175,7 +181,7 @@ export class MapMirror<V> {
     const vs = this.map.valueSize;
     const kind = this.kind;
 
-    this.map.forEachBatch(({ count, keys, values }) => {
+    for (const { count, keys, values } of this.map.batches()) {
       for (let i = 0; i < count; i++) {
         const id = keys.toString('latin1', i * ks, (i + 1) * ks);
         const firstNs = readU64(values, i * vs + kind.firstNsOffset);
@@ -187,7 +193,7 @@ export class MapMirror<V> {
         if (t && t.firstNs !== firstNs) {
           // replaced by a new entry with the same key between two rounds:
           // its last value is on its way as an event, or it retires as read
-          if (kind.finalEvent(t.decoded)) this.awaiting.set(awaitId(id, t.firstNs), { t, sinceNs: nowNs });
+          if (kind.finalEvent(t.value)) this.awaiting.set(awaitId(id, t.firstNs), { t, sinceNs: nowNs });
           else this.retire(t);
           vanished++;
           t = undefined;
@@ -195,38 +201,37 @@ export class MapMirror<V> {
         if (!t) {
           const key = Buffer.from(keys.subarray(i * ks, (i + 1) * ks));
           const value = Buffer.from(values.subarray(i * vs, (i + 1) * vs));
-          const decoded = kind.decode(value);
-          const placed = kind.place(key, decoded, nowNs);
+          const placed = kind.place(key, value, nowNs);
           if (!placed) {
-            const idle = nowNs - kind.lastNs(decoded);
-            if (idle >= this.timeouts.idleNs || (kind.closed(decoded) && idle >= this.timeouts.closedNs)) untracked.push(key);
+            const idle = nowNs - kind.lastNs(value);
+            if (idle >= this.timeouts.idleNs || (kind.closed(value) && idle >= this.timeouts.closedNs)) untracked.push(key);
             else pending++;
             continue;
           }
-          t = { key, firstNs, ...placed, gen, value, decoded, round };
+          t = { key, firstNs, ...placed, gen, value, round };
           this.entries.set(id, t);
         } else {
           values.copy(t.value, 0, i * vs, (i + 1) * vs);
-          t.decoded = kind.decode(t.value);
           t.round = round;
           this.replace(t, nowNs, gen);
         }
-        const v = t.decoded;
+        const v = t.value;
         const idle = nowNs - kind.lastNs(v);
         if (idle >= this.timeouts.idleNs || (kind.closed(v) && idle >= this.timeouts.closedNs)) {
           toDelete.push(t);
           continue;
         }
         const s = t.series;
-        kind.add(s.current, v, t.value, t.flip);
+        kind.add(s.current, v, t.flip);
         kind.observe(s, v, t.flip);
         s.lastActiveNs = nowNs;
       }
-    });
+      await nextTurn();
+    }
 
     for (const [id, { t, sinceNs }] of this.awaiting) {
       if (nowNs - sinceNs < AWAIT_FINAL_NS) {
-        kind.add(t.series.current, t.decoded, t.value, t.flip);
+        kind.add(t.series.current, t.value, t.flip);
         continue;
       }
       this.retire(t); // its event was lost

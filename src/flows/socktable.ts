@@ -3,7 +3,8 @@
  * except for MPTCP subflows: they count under their connection, whose
  * series is that of its first subflow.
  */
-import { readSockKey, readSockSummary, SOCK_SUMMARY, SockFlag, SockStats, type SockKeyValue, type SockSummaryValue } from '../bpf/layout.js';
+import { readU64 } from '../bpf/codec.js';
+import { readSockKey, SOCK_SUMMARY, SockFlag, SockStats, SockSummary, type SockKeyValue } from '../bpf/layout.js';
 import type { Counters } from './counters.js';
 import type { EntryKind, Placement } from './mirror.js';
 import { sockServerPort, type Rollup } from './rollup.js';
@@ -17,13 +18,13 @@ export interface MptcpIndex {
   firstKey(token: number, netns: number): SockKeyValue | undefined;
 }
 
-/** A socket table entry: its tuple (sport 0 while incomplete) and summary. */
-export interface SockEntry {
-  key: SockKeyValue;
-  s: SockSummaryValue;
-}
+const LAST_NS = SOCK_SUMMARY + SockSummary.offset('last_ns');
+const FLAGS = SOCK_SUMMARY + SockSummary.offset('flags');
+const TOKEN = SOCK_SUMMARY + SockSummary.offset('mptcp_token');
+const KEY = SockStats.offset('key');
+const flagsOf = (value: Buffer) => value.readUInt32LE(FLAGS);
 
-export class SockKind implements EntryKind<SockEntry> {
+export class SockKind implements EntryKind {
   readonly firstNsOffset = SockStats.offset('s.start_ns');
   /** series of MPTCP connections already seen, by mptcpId */
   private readonly connSeries = new Map<string, Series>();
@@ -40,21 +41,17 @@ export class SockKind implements EntryKind<SockEntry> {
     return { series: this.rollup.assign(p.labels, nowNs), provisional: p.provisional };
   }
 
-  decode(value: Buffer): SockEntry {
-    return { key: readSockKey(value), s: readSockSummary(value, SOCK_SUMMARY) };
+  lastNs(value: Buffer): number {
+    return readU64(value, LAST_NS);
   }
 
-  lastNs(v: SockEntry): number {
-    return v.s.lastNs;
-  }
-
-  closed(v: SockEntry): boolean {
-    return (v.s.flags & SockFlag.closed) !== 0;
+  closed(value: Buffer): boolean {
+    return (flagsOf(value) & SockFlag.closed) !== 0;
   }
 
   /** An established socket's close sends its whole entry (SOCK_EV_CLOSED). */
-  finalEvent(v: SockEntry): boolean {
-    return (v.s.flags & SockFlag.established) !== 0;
+  finalEvent(value: Buffer): boolean {
+    return (flagsOf(value) & SockFlag.established) !== 0;
   }
 
   /** The series of a socket key with these flags and MPTCP token. */
@@ -92,21 +89,23 @@ export class SockKind implements EntryKind<SockEntry> {
     }
   }
 
-  place(_key: Buffer, v: SockEntry, nowNs: number): Placement | null {
-    if (v.key.sport === 0) return null; // connect() has not picked a port yet
+  place(_key: Buffer, value: Buffer, nowNs: number): Placement | null {
+    const key = readSockKey(value, KEY);
+    if (key.sport === 0) return null; // connect() has not picked a port yet
     // in the handshake: wait for ESTABLISHED, which also tells an MPTCP
     // subflow's connection (sockets older than the agent have neither flag)
-    const handshake = v.s.flags & (SockFlag.active | SockFlag.passive) && !(v.s.flags & SockFlag.established);
+    const flags = flagsOf(value);
+    const handshake = flags & (SockFlag.active | SockFlag.passive) && !(flags & SockFlag.established);
     if (handshake) return null;
-    return { ...this.placeSock(v.key, v.s.flags, v.s.mptcpToken, nowNs), flip: false };
+    return { ...this.placeSock(key, flags, value.readUInt32LE(TOKEN), nowNs), flip: false };
   }
 
-  add(c: Counters, v: SockEntry, value: Buffer): void {
-    c.addSock(v.s, value);
+  add(c: Counters, value: Buffer): void {
+    c.addSock(value);
   }
 
-  observe(s: Series, v: SockEntry): void {
+  observe(s: Series, value: Buffer): void {
     s.hasSockets = true;
-    if (!(v.s.flags & SockFlag.closed)) s.sockets++;
+    if (!(flagsOf(value) & SockFlag.closed)) s.sockets++;
   }
 }

@@ -496,7 +496,7 @@ describe('helm chart', () => {
     const docs = await render(['--set', 'extraConfig.rtt.localSide=true', '--set', 'extraConfig.listen=127.0.0.1:1', '--set', 'extraConfig.bpfStats=true']);
     const c = agentParse(configOf(docs));
     assert.equal(c.rtt.localSide, true);
-    assert.equal(c.rtt.buckets, 'medium', 'the rest of config.rtt kept');
+    assert.equal(c.rtt.minRttWindowMs, 30_000, 'the rest of config.rtt kept');
     assert.equal(c.bpfStats, true);
     assert.deepEqual(c.listen, { host: '0.0.0.0', port: 9983 });
   });

@@ -138,7 +138,7 @@ for (const hook of ['tc', 'xdp'] as const) {
       assert.equal(pick(m, 'tcpulse_interface_attached', { interface: lab.vethA }).length, 2);
       assert.equal(one(m, 'tcpulse_series_overflow_total'), 0);
       const flows = { table: 'flows' };
-      assert.equal(one(m, 'tcpulse_flow_table_evictions_total', flows), 0);
+      assert.equal(one(m, 'tcpulse_flow_table_untracked_total', flows), 0);
       assert.ok(one(m, 'tcpulse_flow_table_entries', flows) >= 3);
       assert.equal(one(m, 'tcpulse_flow_table_memory_bytes', flows), one(m, 'tcpulse_flow_table_capacity', flows) * 1040);
       assert.ok(one(m, 'tcpulse_flow_events_total', { event: 'opened' }) >= 3);

@@ -36,7 +36,7 @@ describe('socket signals', () => {
   before(async () => {
     lab = await Lab.create('sock');
     // the agent runs in A (the packet path needs an interface); socket hooks are global
-    agent = await AgentProc.start(lab, lab.nsA, ['--interface', lab.vethA, '--interval', '300ms', '--rtt-buckets', 'fine', '--connection-log', log]);
+    agent = await AgentProc.start(lab, lab.nsA, ['--interface', lab.vethA, '--interval', '300ms', '--rtt-buckets', 'fine', '--srtt-buckets', 'fine', '--cwnd-buckets', 'fine', '--connection-log', log]);
   });
 
   after(async () => {

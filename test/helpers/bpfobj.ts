@@ -90,7 +90,7 @@ export class TestBpf {
     const obj = BpfObject.open(OBJ_PATH);
     try {
       obj.setRodata(writeTcpulseCfg({ ...DEFAULT_CFG, ...cfg }));
-      obj.setMaxEntries('flows', 1024);
+      obj.setMaxEntries('flows', 16384); // a plain hash: room for every flow a test file makes
       for (const p of ALL_PROGS) obj.setAutoload(p, true);
       obj.load();
     } catch (err) {

@@ -10,7 +10,7 @@ export const RULES = join(projectRoot, RULES_FILE);
 /** Every alert the project ships, in file order. */
 export const REQUIRED_ALERTS = [
   'TcpulseMinRttHigh', 'TcpulseRetransmitRatioHigh', 'TcpulseMptcpSubflowFallback', 'TcpulseAgentDown',
-  'TcpulseAgentBlind', 'TcpulseEventsLost', 'TcpulseSeriesOverflow', 'TcpulseFlowTableEvicting',
+  'TcpulseAgentBlind', 'TcpulseEventsLost', 'TcpulseSeriesOverflow', 'TcpulseFlowTableFull',
 ];
 
 export interface Rule {

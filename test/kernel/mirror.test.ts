@@ -64,7 +64,7 @@ describe('socket table mirror on the real socks map', () => {
   let obj: BpfObject;
   let socks: BpfMap;
   let rollup: Rollup;
-  let mirror: MapMirror<unknown>;
+  let mirror: MapMirror;
   let now = 1e12;
 
   before(() => {
@@ -80,12 +80,12 @@ describe('socket table mirror on the real socks map', () => {
     const labeler = new Labeler(null);
     rollup = new Rollup(100, labeler.labelNames);
     const kind = new SockKind(rollup, labeler, { firstKey: () => undefined });
-    mirror = new MapMirror(socks, kind, { idleNs: 300e9, closedNs: 10e9 }) as MapMirror<unknown>;
+    mirror = new MapMirror(socks, kind, { idleNs: 300e9, closedNs: 10e9 });
   });
 
   const write = (s: Sock) => socks.update(keyOf(s.id), value(s, now));
   const finish = (s: Sock) => mirror.finish(keyOf(s.id), value({ ...s, closed: true }, now), now);
-  const round = () => {
+  const round = async () => {
     now += 300e6;
     for (const s of rollup.all()) s.beginRound();
     return mirror.round(now);
@@ -93,55 +93,55 @@ describe('socket table mirror on the real socks map', () => {
   const srtt = () => {
     const [s] = rollup.all();
     const t = s!.total();
-    return { count: t.srtt.count, sum: t.srtt.sum, buckets: t.srtt.hist.reduce((a, b) => a + b, 0), retrans: t.sock.retransmits };
+    return { count: t.srtt.count, sum: t.srtt.sum, buckets: t.srtt.hist.reduce((a, b) => a + b, 0), retrans: t.sock('retransmits') };
   };
 
-  it('counts a socket whose key went to the next one before any round read it', () => {
+  it('counts a socket whose key went to the next one before any round read it', async () => {
     const a: Sock = { id: 1n, startNs: now, sport: 40000, srtt: [50, 60, 70], retrans: 1 };
     write({ ...a, closed: true });
     const b: Sock = { id: 1n, startNs: now + 1000, sport: 40002, srtt: [80, 90] };
     write(b); // the kernel reused the socket's memory
     finish(a); // its completion record
-    round();
+    await round();
     assert.deepEqual(srtt(), { count: 5, sum: 350, buckets: 5, retrans: 1 });
   });
 
-  it('counts a socket read, then replaced, then finished once: from its record, not twice', () => {
+  it('counts a socket read, then replaced, then finished once: from its record, not twice', async () => {
     const a: Sock = { id: 1n, startNs: now, sport: 40000, srtt: [50] };
     write(a);
-    round();
+    await round();
     assert.equal(srtt().count, 1);
     const b: Sock = { id: 1n, startNs: now + 1000, sport: 40002, srtt: [80, 90] };
     write(b); // a got two more samples, closed and was replaced between two rounds
-    round();
+    await round();
     assert.equal(srtt().count, 3, 'a as last read, waiting for its record, and b');
     finish({ ...a, srtt: [50, 60, 70] });
-    round();
+    await round();
     assert.deepEqual(srtt(), { count: 5, sum: 350, buckets: 5, retrans: 0 });
   });
 
-  it('takes a finished entry out of the table and counts it once', () => {
+  it('takes a finished entry out of the table and counts it once', async () => {
     const a: Sock = { id: 2n, startNs: now, sport: 40000, srtt: [50, 60] };
     write(a);
-    round();
+    await round();
     write({ ...a, srtt: [50, 60, 70], closed: true });
     finish({ ...a, srtt: [50, 60, 70] });
-    const r = round();
+    const r = await round();
     assert.equal(r.deleted, 1);
     assert.equal(socks.lookup(keyOf(2n), Buffer.alloc(SockStats.size)), false);
-    round();
+    await round();
     assert.deepEqual(srtt(), { count: 3, sum: 180, buckets: 3, retrans: 0 });
   });
 
-  it('retires a replaced socket as last read when its record never comes, and never goes backwards', () => {
+  it('retires a replaced socket as last read when its record never comes, and never goes backwards', async () => {
     const a: Sock = { id: 3n, startNs: now, sport: 40000, srtt: [50, 60] };
     write(a);
-    round();
+    await round();
     write({ id: 3n, startNs: now + 1000, sport: 40002, srtt: [80] });
-    round();
+    await round();
     assert.equal(srtt().count, 3);
     now += 3e9; // the record was lost (ring buffer full)
-    round();
+    await round();
     assert.equal(srtt().count, 3);
   });
 });

@@ -24,7 +24,7 @@ function fullSnapshot(): Snapshot {
     series: [s.view()],
     kernel: counts(STAT_NAMES),
     sockKernel: counts(SOCK_STAT_NAMES),
-    tables: [{ table: 'flows', entries: 1, capacity: 8, bytes: 800, created: 3, deleted: 1, evicted: 1 }],
+    tables: [{ table: 'flows', entries: 1, capacity: 8, bytes: 800, created: 3, deleted: 1, untracked: 1 }],
     overflowTotal: 0,
     roundSeconds: 0.001,
     roundErrors: 0,
@@ -67,9 +67,9 @@ describe('metric families', () => {
   });
 
   it('are each in /metrics once, with their type and help', async () => {
-    const prom = new PrometheusExporter({ localRtt: true, buckets: 'coarse' });
+    const prom = new PrometheusExporter({ localRtt: true, histograms: { rtt: 'coarse', srtt: 'sparse', cwnd: 'none' } });
     prom.update(fullSnapshot());
-    const text = await prom.render();
+    const text = (await prom.render()).toString();
     for (const f of [...FAMILIES, SCRAPE_FAMILY]) {
       assert.equal(text.split(`\n# TYPE ${f.name} ${f.kind}\n`).length, 2, `${f.name}: one TYPE line`);
       assert.ok(text.includes(`# HELP ${f.name} ${f.help}\n`), `${f.name}: help`);

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlowFlag, type FlowKeyValue } from '../../src/bpf/layout.js';
+import { FlowFlag, FlowStats, type FlowKeyValue } from '../../src/bpf/layout.js';
+import { writeU64 } from '../../src/bpf/codec.js';
 import { addressToString } from '../../src/flows/address.js';
 import { OVERFLOW, Rollup, serverPort } from '../../src/flows/rollup.js';
 import { Labeler, PLAIN_LABELS } from '../../src/flows/labels.js';
@@ -86,16 +87,23 @@ describe('rollup budget', () => {
 });
 
 describe('flow state', () => {
-  const side = (count: number, winEpoch: number, winMinNs: number, prevMinNs: number) => ({
-    count, sumNs: 0, minNs: 0, winMinNs, prevMinNs, winEpoch, histOffset: 0,
-  });
+  /** A flow_stats value whose destination side has these RTT window fields. */
+  const side = (count: number, winEpoch: number, winMinNs: number, prevMinNs: number) => {
+    const v = Buffer.alloc(FlowStats.size);
+    writeU64(v, FlowStats.offset('rtt.0.count'), count);
+    writeU64(v, FlowStats.offset('rtt.0.win_min_ns'), winMinNs);
+    writeU64(v, FlowStats.offset('rtt.0.prev_min_ns'), prevMinNs);
+    v.writeUInt32LE(winEpoch, FlowStats.offset('rtt.0.win_epoch'));
+    return v;
+  };
   it('takes the min of the current and the previous window', () => {
-    assert.equal(windowedMin(side(5, 10, 300, 200), 10), 200);
-    assert.equal(windowedMin(side(5, 10, 300, 0), 10), 300);
-    assert.equal(windowedMin(side(5, 9, 300, 100), 10), 300, 'last window only: its prev is two windows old');
-    assert.equal(windowedMin(side(5, 8, 300, 100), 10), Infinity, 'too old');
-    assert.equal(windowedMin(side(0, 10, 0, 0), 10), Infinity);
-    assert.equal(windowedMin(side(1, 0xffffffff, 7, 0), 0), 7, 'epoch wraps at 2^32');
+    assert.equal(windowedMin(side(5, 10, 300, 200), 0, 10), 200);
+    assert.equal(windowedMin(side(5, 10, 300, 0), 0, 10), 300);
+    assert.equal(windowedMin(side(5, 9, 300, 100), 0, 10), 300, 'last window only: its prev is two windows old');
+    assert.equal(windowedMin(side(5, 8, 300, 100), 0, 10), Infinity, 'too old');
+    assert.equal(windowedMin(side(0, 10, 0, 0), 0, 10), Infinity);
+    assert.equal(windowedMin(side(1, 0xffffffff, 7, 0), 0, 0), 7, 'epoch wraps at 2^32');
+    assert.equal(windowedMin(side(1, 10, 7, 0), 1, 10), Infinity, 'the other side has no sample');
     assert.equal(minRttEpoch(0, 10e9), 1, 'windows count from 1, so 0 means none');
     assert.equal(minRttEpoch(25e9, 10e9), 3);
   });

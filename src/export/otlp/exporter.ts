@@ -30,7 +30,7 @@ import type { OtlpTarget } from './endpoint.js';
 import type { WallClock } from '../../time.js';
 
 /** What of the configuration the OTLP exporter uses. */
-export type OtlpConfig = Pick<Config, 'otlp' | 'rtt' | 'kubernetes'>;
+export type OtlpConfig = Pick<Config, 'otlp' | 'rtt' | 'histograms' | 'kubernetes'>;
 
 export class OtlpExporter {
   private readonly producer: SnapshotProducer;
@@ -66,7 +66,7 @@ export class OtlpExporter {
     const fromConfig = config.otlp.endpoint !== '';
     const url = (signal: string) => (fromConfig ? (grpc ? target.endpoint : `${target.endpoint}/v1/${signal}`) : undefined);
     const metricExporter = grpc ? new GrpcMetricExporter({ url: url('metrics') }) : new ProtoMetricExporter({ url: url('metrics') });
-    this.producer = new SnapshotProducer(Date.now(), toWallMs, { localRtt: config.rtt.localSide, buckets: config.rtt.buckets });
+    this.producer = new SnapshotProducer(Date.now(), toWallMs, { localRtt: config.rtt.localSide, histograms: config.histograms });
     this.meterProvider = new MeterProvider({
       resource,
       readers: [

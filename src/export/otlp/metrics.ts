@@ -17,9 +17,9 @@ import {
   type MetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
-import type { BucketResolution } from '../../config/options.js';
-import { bucketPlan, foldBuckets, type BucketPlan, type Buckets } from '../buckets.js';
-import { AGENT_FAMILIES, seriesFamilies, seriesHas, type AgentFamily, type Family, type SeriesFamily } from '../families.js';
+import type { Config } from '../../config/options.js';
+import { foldBuckets, type BucketPlan } from '../buckets.js';
+import { AGENT_FAMILIES, histogramPlans, seriesFamilies, seriesHas, type AgentFamily, type Family, type SeriesFamily } from '../families.js';
 import type { Snapshot } from '../snapshot.js';
 import type { WallClock } from '../../time.js';
 
@@ -29,20 +29,20 @@ type Point = { startTime: HrTime; endTime: HrTime; attributes: Attributes };
 
 export class SnapshotProducer implements MetricProducer {
   private snap: Snapshot | null = null;
-  private readonly plans: Record<Buckets, BucketPlan>;
+  private readonly plans: ReadonlyMap<SeriesFamily, BucketPlan>;
   /** each plan's bounds as the data points carry them: one array, shared by every point */
-  private readonly boundaries: Record<Buckets, number[]>;
+  private readonly boundaries = new Map<SeriesFamily, number[]>();
   private readonly series: readonly SeriesFamily[];
   private readonly agent: readonly AgentFamily[] = AGENT_FAMILIES.filter((f: AgentFamily) => f.otel);
 
   constructor(
     private readonly startMs: number,
     private readonly toWallMs: WallClock,
-    opts: { localRtt: boolean; buckets: BucketResolution },
+    opts: { localRtt: boolean; histograms: Config['histograms'] },
   ) {
-    this.plans = { micros: bucketPlan(opts.buckets, 'micros'), integer: bucketPlan(opts.buckets, 'integer') };
-    this.boundaries = { micros: [...this.plans.micros.bounds], integer: [...this.plans.integer.bounds] };
     this.series = seriesFamilies(opts).filter((f) => f.otel);
+    this.plans = histogramPlans(this.series, opts.histograms);
+    for (const [f, plan] of this.plans) this.boundaries.set(f, [...plan.bounds]);
   }
 
   update(snap: Snapshot): void {
@@ -66,8 +66,8 @@ export class SnapshotProducer implements MetricProducer {
         if (!seriesHas(f, s)) continue;
         if (f.hist) {
           const h = f.hist.pick(s);
-          const counts = foldBuckets(h, this.plans[f.hist.buckets]);
-          const value = { buckets: { boundaries: this.boundaries[f.hist.buckets], counts }, sum: h.sum * f.hist.sumScale, count: counts.reduce((x, y) => x + y, 0), hasMinMax: false as const };
+          const counts = foldBuckets(h, this.plans.get(f)!);
+          const value = { buckets: { boundaries: this.boundaries.get(f)!, counts }, sum: h.sum * f.hist.sumScale, count: counts.reduce((x, y) => x + y, 0), hasMinMax: false as const };
           hists.push({ ...base, attributes: s.labels, value });
         } else {
           f.values!(s).forEach((value, i) => points.push({ ...base, attributes: { ...s.labels, ...f.labels?.[i] }, value }));
