@@ -7,7 +7,7 @@
  * connections spread over them, each sending 64 bytes each way once a
  * second (bench/scale-load.ts). Both ends are on this node, so the socket
  * hooks track both sides: 2N sockets, N flows on the veth. The agent, as
- * built (dist/, default settings but for the interface), runs in A on its
+ * shipped (bin/tcpulse.js, default settings but for the interface), runs in A on its
  * veth, a fresh one for each N. After all connections are up and two
  * rounds have passed, over --seconds: the agent's CPU (utime + stime of
  * /proc/PID/stat) and RSS (largest VmRSS sampled each second), the kernel
@@ -93,7 +93,8 @@ const value = (m: Sample[], name: string, labels: Record<string, string> = {}) =
 type Row = Record<string, number>;
 
 async function measure(lab: Lab, n: number): Promise<{ idle: Row; busy: Row }> {
-  const agent = spawnIn(lab, lab.nsA, node(join(projectRoot, 'dist/src/cli.js'), '--interface', lab.vethA, '--listen', AGENT));
+  // as shipped: bin/tcpulse.js with its Node.js flags
+  const agent = spawnIn(lab, lab.nsA, `${join(projectRoot, 'bin/tcpulse.js')} --interface ${lab.vethA} --listen ${AGENT}`);
   const clients: Running[] = [];
   try {
     const pid = agent.proc.pid!;
@@ -132,6 +133,9 @@ async function measure(lab: Lab, n: number): Promise<{ idle: Row; busy: Row }> {
         cpuPct: cpu,
         rssMb: Math.max(rss, rssBytes(pid)) / MB,
         mapMb: value(m, 'tcpulse_flow_table_memory_bytes') / MB,
+        heapUsedMb: value(m, 'nodejs_heap_size_used_bytes') / MB,
+        heapTotalMb: value(m, 'nodejs_heap_size_total_bytes') / MB,
+        externalMb: value(m, 'nodejs_external_memory_bytes') / MB,
         scrapeMs: median('ms'),
         scrapeMb: median('bytes') / MB,
         lines: median('lines'),
@@ -159,6 +163,9 @@ async function measure(lab: Lab, n: number): Promise<{ idle: Row; busy: Row }> {
 const ROWS: [string, string, (r: Row) => number, number][] = [
   ['agent CPU', '% of a core', (r) => r.cpuPct!, 2],
   ['agent RSS', 'MB', (r) => r.rssMb!, 0],
+  ['  JS heap used / total', 'MB', (r) => r.heapUsedMb!, 0],
+  ['', 'MB', (r) => r.heapTotalMb!, 0],
+  ['  Buffers (external)', 'MB', (r) => r.externalMb!, 0],
   ['kernel tables', 'MB', (r) => r.mapMb!, 1],
   ['one scrape', 'ms', (r) => r.scrapeMs!, 0],
   ['one scrape', 'MB', (r) => r.scrapeMb!, 2],

@@ -95,25 +95,25 @@ export class Counters {
    * is the key's destination, so ingress and egress, and the two RTT sides,
    * trade places.
    */
-  addFlow(buf: Buffer, flip = false): void {
+  addFlow(buf: Buffer, off: number, flip = false): void {
     for (let d = 0; d < 2; d++) {
       const to = flip ? 1 - d : d;
-      this.packets[to]! += readU64(buf, FLOW.packets[d]!);
-      this.bytes[to]! += readU64(buf, FLOW.bytes[d]!);
-      const count = readU64(buf, FLOW.rttCount[d]!);
-      if (count > 0) this.rtt[to]!.addBuckets(buf, FLOW_RTT_HIST[d], count, readU64(buf, FLOW.rttSum[d]!));
+      this.packets[to]! += readU64(buf, off + FLOW.packets[d]!);
+      this.bytes[to]! += readU64(buf, off + FLOW.bytes[d]!);
+      const count = readU64(buf, off + FLOW.rttCount[d]!);
+      if (count > 0) this.rtt[to]!.addBuckets(buf, off + FLOW_RTT_HIST[d], count, readU64(buf, off + FLOW.rttSum[d]!));
     }
   }
 
-  /** Adds one kernel socket value (struct sock_stats, raw). */
-  addSock(buf: Buffer): void {
+  /** Adds one kernel socket value (struct sock_stats, raw, at off). */
+  addSock(buf: Buffer, off: number): void {
     for (let i = 0; i < SOCK_COUNTERS.length; i++) {
       const c = SOCK_COUNTERS[i]!;
-      this.sockSums[i]! += c.wide ? readU64(buf, c.off) : buf.readUInt32LE(c.off);
+      this.sockSums[i]! += c.wide ? readU64(buf, off + c.off) : buf.readUInt32LE(off + c.off);
     }
-    const count = buf.readUInt32LE(SOCK.srttCount);
+    const count = buf.readUInt32LE(off + SOCK.srttCount);
     if (count === 0) return;
-    this.srtt.addBuckets(buf, SOCK_SRTT_HIST, count, readU64(buf, SOCK.srttSum));
-    this.cwnd.addBuckets(buf, SOCK_CWND_HIST, count, readU64(buf, SOCK.cwndSum)); // sampled together
+    this.srtt.addBuckets(buf, off + SOCK_SRTT_HIST, count, readU64(buf, off + SOCK.srttSum));
+    this.cwnd.addBuckets(buf, off + SOCK_CWND_HIST, count, readU64(buf, off + SOCK.cwndSum)); // sampled together
   }
 }

@@ -31,13 +31,13 @@ const RTT = [0, 1].map((side) => ({
  * The minimum of one side of a raw flow_stats value over the current and
  * the previous min-RTT window (ns), or Infinity when neither has a sample.
  */
-export function windowedMin(value: Buffer, side: number, epoch: number): number {
+export function windowedMin(buf: Buffer, off: number, side: number, epoch: number): number {
   const o = RTT[side]!;
-  if (readU64(value, o.count) === 0) return Infinity;
-  const win = value.readUInt32LE(o.winEpoch);
-  const winMin = readU64(value, o.winMinNs);
+  if (readU64(buf, off + o.count) === 0) return Infinity;
+  const win = buf.readUInt32LE(off + o.winEpoch);
+  const winMin = readU64(buf, off + o.winMinNs);
   if (win === epoch) {
-    const prev = readU64(value, o.prevMinNs);
+    const prev = readU64(buf, off + o.prevMinNs);
     return prev > 0 ? Math.min(winMin, prev) : winMin;
   }
   return win === ((epoch - 1) >>> 0) ? winMin : Infinity;
@@ -47,20 +47,20 @@ export function flowKind(rollup: Rollup, labeler: Labeler, minRttWindowNs: numbe
   let epoch = 0;
   return {
     firstNsOffset: FlowStats.offset('first_ns'),
-    lastNs: (value) => readU64(value, LAST_NS),
-    closed: (value) => isClosed(value.readUInt32LE(FLAGS)),
+    lastNs: (buf, off) => readU64(buf, off + LAST_NS),
+    closed: (buf, off) => isClosed(buf.readUInt32LE(off + FLAGS)),
     finalEvent: () => false, // flow close events carry no counters: the table is read
     place: (key, value, nowNs) => {
       const k = readFlowKey(key);
       const p = labeler.place(k.saddr, k.sport, k.daddr, k.dport, serverPort(k, value.readUInt32LE(FLAGS)));
       return { series: rollup.assign(p.labels, nowNs), flip: p.flip, provisional: p.provisional };
     },
-    add: (c, value, flip) => c.addFlow(value, flip),
-    observe: (s, value, flip) => {
+    add: (c, buf, off, flip) => c.addFlow(buf, off, flip),
+    observe: (s, buf, off, flip) => {
       s.flows++;
       s.hasFlows = true;
       for (let side = 0; side < 2; side++) {
-        const m = windowedMin(value, side, epoch);
+        const m = windowedMin(buf, off, side, epoch);
         const as = flip ? 1 - side : side; // the series' peer side
         if (m < s.minRttNs[as]!) s.minRttNs[as] = m;
       }

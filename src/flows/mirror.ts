@@ -23,6 +23,7 @@ import type { BpfMap } from '../bpf/map.js';
 import type { Counters } from './counters.js';
 import type { Series } from './series.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Slab } from './slab.js';
 import { monoNs } from '../time.js';
 
 /** Where an entry counts: its series, and whether its key is turned around there. */
@@ -48,30 +49,31 @@ const awaitId = (id: string, firstNs: number) => `${id}/${firstNs}`;
 
 /**
  * What a table's entries mean: the flow or socket specifics. Every method
- * reads the raw value in place: a round decodes nothing into objects but
- * what placing a new entry needs.
+ * reads a raw value in place (buf at off): a round decodes nothing into
+ * objects but what placing a new entry needs.
  */
 export interface EntryKind {
   /** offset of the u64 creation time in a value: a new one means a new entry */
   readonly firstNsOffset: number;
-  lastNs(value: Buffer): number;
-  closed(value: Buffer): boolean;
+  lastNs(buf: Buffer, off: number): number;
+  closed(buf: Buffer, off: number): boolean;
   /** where an entry counts; null: not yet (read it again next round) */
   place(key: Buffer, value: Buffer, nowNs: number): Placement | null;
   /** adds the entry's counters */
-  add(c: Counters, value: Buffer, flip: boolean): void;
+  add(c: Counters, buf: Buffer, off: number, flip: boolean): void;
   /** per round, for live entries: gauges (entries, min RTT) */
-  observe(s: Series, value: Buffer, flip: boolean): void;
+  observe(s: Series, buf: Buffer, off: number, flip: boolean): void;
   /** whether the entry's last value will come as an event (finish) when it ends */
-  finalEvent(value: Buffer): boolean;
+  finalEvent(buf: Buffer, off: number): boolean;
 }
 
+/** An entry the mirror counts: its key and last value read live in the slab. */
 interface Tracked extends Placement {
-  key: Buffer;
+  id: string;
+  slot: number;
   firstNs: number;
   /** labeler generation when placed */
   gen: number;
-  value: Buffer; // last value read, raw
   round: number;
 }
 
@@ -82,7 +84,7 @@ export interface Timeouts {
 
 export interface RoundStats {
   entries: number;
-  /** known entries that vanished (the kernel evicted them after a read) */
+  /** known entries that vanished (their key taken by a new entry) */
   vanished: number;
   deleted: number;
   durationMs: number;
@@ -94,6 +96,9 @@ export class MapMirror {
   private readonly finished = new Map<string, number>();
   /** entries replaced in the kernel whose final event is still to come, since when (ns) */
   private readonly awaiting = new Map<string, { t: Tracked; sinceNs: number }>();
+  /** per tracked entry: its key (padded to 8 bytes), then its last value */
+  private readonly slab: Slab;
+  private readonly valueAt: number;
   private roundNo = 0;
   /** Entries the agent removed (idle or closed), ever. */
   deletedTotal = 0;
@@ -104,14 +109,29 @@ export class MapMirror {
     private readonly timeouts: Timeouts,
     /** changes whenever what labels depend on (pods) changes */
     private readonly generation: () => number = () => 0,
-  ) {}
+  ) {
+    this.valueAt = Math.ceil(map.keySize / 8) * 8;
+    this.slab = new Slab(this.valueAt + Math.ceil(map.valueSize / 8) * 8);
+  }
 
   get size(): number {
     return this.entries.size;
   }
 
+  private key(t: Tracked): Buffer {
+    const at = this.slab.at(t.slot);
+    return this.slab.buffer.subarray(at, at + this.map.keySize);
+  }
+
+  private value(t: Tracked): Buffer {
+    const at = this.slab.at(t.slot) + this.valueAt;
+    return this.slab.buffer.subarray(at, at + this.map.valueSize);
+  }
+
+  /** Its last values into its series' retired counters; the entry is gone. */
   private retire(t: Tracked): void {
-    this.kind.add(t.series.retired, t.value, t.flip);
+    this.kind.add(t.series.retired, this.slab.buffer, this.slab.at(t.slot) + this.valueAt, t.flip);
+    this.slab.release(t.slot);
   }
 
   /**
@@ -122,12 +142,12 @@ export class MapMirror {
   private replace(t: Tracked, nowNs: number, gen: number): void {
     if (!t.series.removed && !(t.provisional && t.gen !== gen && nowNs - t.firstNs < REPLACE_WINDOW_NS)) return;
     t.gen = gen;
-    const p = this.kind.place(t.key, t.value, nowNs);
+    const p = this.kind.place(this.key(t), this.value(t), nowNs);
     if (!p || (p.series === t.series && p.flip === t.flip)) {
       if (p) t.provisional = p.provisional;
       return;
     }
-    if (!t.series.removed) this.retire(t);
+    if (!t.series.removed) this.kind.add(t.series.retired, this.slab.buffer, this.slab.at(t.slot) + this.valueAt, t.flip);
     Object.assign(t, p);
   }
 
@@ -144,15 +164,17 @@ export class MapMirror {
     let at: Placement | null;
     if (t && t.firstNs === firstNs) {
       this.entries.delete(id);
+      this.slab.release(t.slot);
       at = t;
     } else if (replaced) {
       this.awaiting.delete(awaitId(id, firstNs));
+      this.slab.release(replaced.slot);
       at = replaced;
     } else {
       at = this.kind.place(key, value, nowNs);
     }
     if (at) {
-      this.kind.add(at.series.retired, value, at.flip);
+      this.kind.add(at.series.retired, value, 0, at.flip);
       at.series.lastActiveNs = nowNs;
     }
     if (t && t.firstNs < firstNs) {
@@ -180,50 +202,55 @@ export class MapMirror {
     const ks = this.map.keySize;
     const vs = this.map.valueSize;
     const kind = this.kind;
+    const slab = this.slab;
+    const idle = (buf: Buffer, off: number) => {
+      const quiet = nowNs - kind.lastNs(buf, off);
+      return quiet >= this.timeouts.idleNs || (kind.closed(buf, off) && quiet >= this.timeouts.closedNs);
+    };
 
     for (const { count, keys, values } of this.map.batches()) {
       for (let i = 0; i < count; i++) {
-        const id = keys.toString('latin1', i * ks, (i + 1) * ks);
-        const firstNs = readU64(values, i * vs + kind.firstNsOffset);
+        const ko = i * ks;
+        const vo = i * vs;
+        const id = keys.toString('latin1', ko, ko + ks);
+        const firstNs = readU64(values, vo + kind.firstNsOffset);
         if (this.finished.get(id) === firstNs) {
-          untracked.push(Buffer.from(keys.subarray(i * ks, (i + 1) * ks)));
+          untracked.push(Buffer.from(keys.subarray(ko, ko + ks)));
           continue;
         }
         let t = this.entries.get(id);
         if (t && t.firstNs !== firstNs) {
           // replaced by a new entry with the same key between two rounds:
           // its last value is on its way as an event, or it retires as read
-          if (kind.finalEvent(t.value)) this.awaiting.set(awaitId(id, t.firstNs), { t, sinceNs: nowNs });
+          if (kind.finalEvent(slab.buffer, slab.at(t.slot) + this.valueAt)) this.awaiting.set(awaitId(id, t.firstNs), { t, sinceNs: nowNs });
           else this.retire(t);
           vanished++;
           t = undefined;
         }
+        const known = t !== undefined;
         if (!t) {
-          const key = Buffer.from(keys.subarray(i * ks, (i + 1) * ks));
-          const value = Buffer.from(values.subarray(i * vs, (i + 1) * vs));
-          const placed = kind.place(key, value, nowNs);
+          const placed = kind.place(keys.subarray(ko, ko + ks), values.subarray(vo, vo + vs), nowNs);
           if (!placed) {
-            const idle = nowNs - kind.lastNs(value);
-            if (idle >= this.timeouts.idleNs || (kind.closed(value) && idle >= this.timeouts.closedNs)) untracked.push(key);
+            if (idle(values, vo)) untracked.push(Buffer.from(keys.subarray(ko, ko + ks)));
             else pending++;
             continue;
           }
-          t = { key, firstNs, ...placed, gen, value, round };
+          t = { id, slot: slab.alloc(), firstNs, ...placed, gen, round };
+          keys.copy(slab.buffer, slab.at(t.slot), ko, ko + ks);
           this.entries.set(id, t);
-        } else {
-          values.copy(t.value, 0, i * vs, (i + 1) * vs);
-          t.round = round;
-          this.replace(t, nowNs, gen);
         }
-        const v = t.value;
-        const idle = nowNs - kind.lastNs(v);
-        if (idle >= this.timeouts.idleNs || (kind.closed(v) && idle >= this.timeouts.closedNs)) {
+        t.round = round;
+        const buf = slab.buffer;
+        const v = slab.at(t.slot) + this.valueAt;
+        values.copy(buf, v, vo, vo + vs);
+        if (known) this.replace(t, nowNs, gen);
+        if (idle(buf, v)) {
           toDelete.push(t);
           continue;
         }
         const s = t.series;
-        kind.add(s.current, v, t.flip);
-        kind.observe(s, v, t.flip);
+        kind.add(s.current, buf, v, t.flip);
+        kind.observe(s, buf, v, t.flip);
         s.lastActiveNs = nowNs;
       }
       await nextTurn();
@@ -231,7 +258,7 @@ export class MapMirror {
 
     for (const [id, { t, sinceNs }] of this.awaiting) {
       if (nowNs - sinceNs < AWAIT_FINAL_NS) {
-        kind.add(t.series.current, t.value, t.flip);
+        kind.add(t.series.current, slab.buffer, slab.at(t.slot) + this.valueAt, t.flip);
         continue;
       }
       this.retire(t); // its event was lost
@@ -246,14 +273,18 @@ export class MapMirror {
     }
     let deleted = 0;
     for (const t of toDelete) {
-      if (this.map.delete(t.key)) deleted++; // else evicted meanwhile
+      if (this.map.delete(this.key(t))) deleted++; // else gone meanwhile
       this.retire(t);
-      this.entries.delete(t.key.toString('latin1'));
+      this.entries.delete(t.id);
     }
     for (const key of untracked) if (this.map.delete(key)) deleted++;
     // finished keys were deleted above, or a new entry holds them: done either way
     this.finished.clear();
     this.deletedTotal += deleted;
+    slab.compact((move) => {
+      for (const t of this.entries.values()) t.slot = move(t.slot);
+      for (const { t } of this.awaiting.values()) t.slot = move(t.slot);
+    });
     return { entries: this.entries.size + pending, vanished, deleted, durationMs: (monoNs() - t0) / 1e6 };
   }
 }

@@ -35,6 +35,8 @@ export interface SeriesView {
 export class Series {
   readonly retired = new Counters();
   readonly current = new Counters();
+  private readonly totals = [new Counters(), new Counters()];
+  private views = 0;
   /** Windowed min of passive RTT over live flows, per side (ns; Infinity: none). */
   readonly minRttNs = [Infinity, Infinity];
   /** Flows of this series in the kernel flow table this round. */
@@ -84,10 +86,19 @@ export class Series {
     return t;
   }
 
+  /**
+   * The series now. Its totals are one of two buffers, taken in turn: the
+   * exporters read the last view while the next round runs, and no view is
+   * read after the one that follows it is made.
+   */
   view(): SeriesView {
+    const total = this.totals[(this.views++) & 1]!;
+    total.reset();
+    total.add(this.retired);
+    total.add(this.current);
     return {
       labels: this.labels,
-      total: this.total(),
+      total,
       minRttNs: [...this.minRttNs],
       flows: this.flows,
       sockets: this.sockets,

@@ -22,7 +22,7 @@ const LAST_NS = SOCK_SUMMARY + SockSummary.offset('last_ns');
 const FLAGS = SOCK_SUMMARY + SockSummary.offset('flags');
 const TOKEN = SOCK_SUMMARY + SockSummary.offset('mptcp_token');
 const KEY = SockStats.offset('key');
-const flagsOf = (value: Buffer) => value.readUInt32LE(FLAGS);
+const flagsOf = (buf: Buffer, off = 0) => buf.readUInt32LE(off + FLAGS);
 
 export class SockKind implements EntryKind {
   readonly firstNsOffset = SockStats.offset('s.start_ns');
@@ -41,17 +41,17 @@ export class SockKind implements EntryKind {
     return { series: this.rollup.assign(p.labels, nowNs), provisional: p.provisional };
   }
 
-  lastNs(value: Buffer): number {
-    return readU64(value, LAST_NS);
+  lastNs(buf: Buffer, off: number): number {
+    return readU64(buf, off + LAST_NS);
   }
 
-  closed(value: Buffer): boolean {
-    return (flagsOf(value) & SockFlag.closed) !== 0;
+  closed(buf: Buffer, off: number): boolean {
+    return (flagsOf(buf, off) & SockFlag.closed) !== 0;
   }
 
   /** An established socket's close sends its whole entry (SOCK_EV_CLOSED). */
-  finalEvent(value: Buffer): boolean {
-    return (flagsOf(value) & SockFlag.established) !== 0;
+  finalEvent(buf: Buffer, off: number): boolean {
+    return (flagsOf(buf, off) & SockFlag.established) !== 0;
   }
 
   /** The series of a socket key with these flags and MPTCP token. */
@@ -100,12 +100,12 @@ export class SockKind implements EntryKind {
     return { ...this.placeSock(key, flags, value.readUInt32LE(TOKEN), nowNs), flip: false };
   }
 
-  add(c: Counters, value: Buffer): void {
-    c.addSock(value);
+  add(c: Counters, buf: Buffer, off: number): void {
+    c.addSock(buf, off);
   }
 
-  observe(s: Series, value: Buffer): void {
+  observe(s: Series, buf: Buffer, off: number): void {
     s.hasSockets = true;
-    if (!(flagsOf(value) & SockFlag.closed)) s.sockets++;
+    if (!(flagsOf(buf, off) & SockFlag.closed)) s.sockets++;
   }
 }

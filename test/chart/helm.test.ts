@@ -540,7 +540,7 @@ describe('helm chart', () => {
     assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'metrics' });
     assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' });
     assert.equal(c.terminationMessagePolicy, 'FallbackToLogsOnError');
-    assert.deepEqual(c.resources, { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } });
+    assert.deepEqual(c.resources, { requests: { cpu: '50m', memory: '192Mi' }, limits: { memory: '512Mi' } });
 
     const sc = c.securityContext;
     assert.equal(sc.privileged, false);
@@ -796,7 +796,8 @@ describe('Dockerfile', () => {
     }
     const entry = finalStage.filter((x) => x.cmd === 'ENTRYPOINT');
     assert.equal(entry.length, 1);
-    assert.deepEqual(JSON.parse(entry[0]!.args), ['node', 'dist/src/cli.js'], 'exec form, no shell');
+    assert.deepEqual(JSON.parse(entry[0]!.args), ['bin/tcpulse.js'], 'exec form, no shell: the agent with its Node.js flags');
+    assert.ok(finalStage.some((x) => x.cmd === 'COPY' && /\/src\/bin \.\/bin\/$/.test(x.args)), 'bin/ copied');
     assert.deepEqual(finalStage.filter((x) => x.cmd === 'WORKDIR').map((x) => x.args), ['/opt/tcpulse']);
     assert.deepEqual(finalStage.filter((x) => x.cmd === 'EXPOSE').map((x) => x.args), ['9983']);
     assert.equal(finalStage.filter((x) => x.cmd === 'USER').length, 0, 'root: BPF needs uid 0 (capabilities come from the pod)');

@@ -97,13 +97,13 @@ describe('flow state', () => {
     return v;
   };
   it('takes the min of the current and the previous window', () => {
-    assert.equal(windowedMin(side(5, 10, 300, 200), 0, 10), 200);
-    assert.equal(windowedMin(side(5, 10, 300, 0), 0, 10), 300);
-    assert.equal(windowedMin(side(5, 9, 300, 100), 0, 10), 300, 'last window only: its prev is two windows old');
-    assert.equal(windowedMin(side(5, 8, 300, 100), 0, 10), Infinity, 'too old');
-    assert.equal(windowedMin(side(0, 10, 0, 0), 0, 10), Infinity);
-    assert.equal(windowedMin(side(1, 0xffffffff, 7, 0), 0, 0), 7, 'epoch wraps at 2^32');
-    assert.equal(windowedMin(side(1, 10, 7, 0), 1, 10), Infinity, 'the other side has no sample');
+    assert.equal(windowedMin(side(5, 10, 300, 200), 0, 0, 10), 200);
+    assert.equal(windowedMin(side(5, 10, 300, 0), 0, 0, 10), 300);
+    assert.equal(windowedMin(side(5, 9, 300, 100), 0, 0, 10), 300, 'last window only: its prev is two windows old');
+    assert.equal(windowedMin(side(5, 8, 300, 100), 0, 0, 10), Infinity, 'too old');
+    assert.equal(windowedMin(side(0, 10, 0, 0), 0, 0, 10), Infinity);
+    assert.equal(windowedMin(side(1, 0xffffffff, 7, 0), 0, 0, 0), 7, 'epoch wraps at 2^32');
+    assert.equal(windowedMin(side(1, 10, 7, 0), 0, 1, 10), Infinity, 'the other side has no sample');
     assert.equal(minRttEpoch(0, 10e9), 1, 'windows count from 1, so 0 means none');
     assert.equal(minRttEpoch(25e9, 10e9), 3);
   });
