@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const obj = BpfObject.open(join(projectRoot, 'bpf/sock.bpf.o'));
   try {
     for (const c of SOCKET_SIGNALS.flatMap((sig) => sig.candidates)) obj.setAutoload(c.program, false);
-    obj.setMaxEntries('socks', Math.ceil(sockets * 1.25)); // an LRU table evicts before it is quite full
+    obj.setMaxEntries('socks', sockets);
     obj.load();
     const socks = obj.map('socks');
     const labeler = new Labeler(null);

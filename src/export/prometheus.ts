@@ -5,12 +5,16 @@
  * agent's own families go through a prom-client registry, next to its
  * process and Node.js metrics. Nothing is observed twice.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import client from 'prom-client';
 import type { Config } from '../config/options.js';
 import { AGENT_FAMILIES, histogramPlans, SCRAPE_FAMILY, seriesFamilies, seriesHas, type AgentFamily, type SeriesFamily } from './families.js';
 import type { BucketPlan } from './buckets.js';
 import type { Snapshot } from './snapshot.js';
 import { header, histogram, labelString, sample, smallHistogram } from './text.js';
+
+/** Series (of one family) written between two turns of the event loop: ~5 ms of work. */
+const SAMPLES_PER_TURN = 500;
 
 /** A prom-client metric whose values come from the last snapshot at scrape time. */
 class FamilyMetric {
@@ -44,8 +48,8 @@ export interface PrometheusOptions {
 export class PrometheusExporter {
   readonly registry = new client.Registry();
   private snap: Snapshot | null = null;
-  /** the series families of the last snapshot as text, made by the first scrape after it */
-  private seriesText: Buffer | null = null;
+  /** the series families of a snapshot as text, made by the first scrape after it */
+  private seriesText: { snap: Snapshot | null; text: Promise<Buffer> } | null = null;
   private readonly scrapeDuration: client.Histogram;
   private readonly plans: ReadonlyMap<SeriesFamily, BucketPlan>;
   private readonly series: readonly SeriesFamily[];
@@ -75,19 +79,20 @@ export class PrometheusExporter {
 
   update(snap: Snapshot): void {
     this.snap = snap;
-    this.seriesText = null;
   }
 
   /** The series families, from the last snapshot: written once per snapshot, whatever the number of scrapes. */
-  private renderSeries(): Buffer {
-    this.seriesText ??= Buffer.from(this.writeSeries());
-    return this.seriesText;
+  private renderSeries(): Promise<Buffer> {
+    if (this.seriesText?.snap !== this.snap) this.seriesText = { snap: this.snap, text: this.writeSeries(this.snap) };
+    return this.seriesText.text;
   }
 
-  private writeSeries(): string {
+  /** Gives the event loop a turn every SAMPLES_PER_TURN series samples: thousands of series never stall it. */
+  private async writeSeries(snap: Snapshot | null): Promise<Buffer> {
     const out: string[] = [];
-    const series = this.snap?.series ?? [];
+    const series = snap?.series ?? [];
     const labelsOf = series.map((s) => labelString(s.labels)); // once per series, not per family
+    let samples = 0;
     for (const f of this.series) {
       header(out, f.name, f.kind, f.help);
       const extras = this.extras.get(f)!;
@@ -98,16 +103,17 @@ export class PrometheusExporter {
         if (f.hist) histogram(out, f.name, labels, f.hist.pick(s), this.plans.get(f)!, f.hist.sumScale);
         else if (f.small) smallHistogram(out, f.name, labels, f.small.counts(s), f.small.sum(s), f.small.max);
         else f.values!(s).forEach((v, j) => sample(out, f.name, labels, v, extras[j]));
+        if (++samples % SAMPLES_PER_TURN === 0) await nextTurn();
       }
     }
-    return out.join('\n') + '\n';
+    return Buffer.from(out.join('\n') + '\n');
   }
 
   /** /metrics: the series families, then the agent's own and prom-client's (process, Node.js). */
   async render(): Promise<Buffer> {
     const end = this.scrapeDuration.startTimer();
     try {
-      const series = this.renderSeries();
+      const series = await this.renderSeries();
       return Buffer.concat([series, Buffer.from('\n' + (await this.registry.metrics()))]);
     } finally {
       end();
