@@ -19,7 +19,6 @@ import { PrometheusExporter } from './export/prometheus.js';
 import type { Enricher } from './k8s/enricher.js';
 import { Labeler } from './flows/labels.js';
 import { enableRunTimeStats, programStats } from './bpf/progstats.js';
-import { libcFns } from './bpf/libbpf.js';
 import { ConnectionLog } from './export/connlog.js';
 import { monoNs, toWallMs } from './time.js';
 import type { OtlpExporter } from './export/otlp/exporter.js';
@@ -131,8 +130,6 @@ export class Agent {
       // ---- end qlog ----
       for (const i of ifaces) agent.interfaces.attach(i);
       if (packets.attached().length === 0 && ifaces.length > 0) throw new Error('could not attach to any interface');
-      // libbpf parsed the kernel's BTF for each load and freed it; glibc keeps freed memory until asked
-      libcFns.mallocTrim(0);
       log.info('kernel tables', {
         flows: config.flowTableSize,
         flowBytes: packets.flowTableBytes(),

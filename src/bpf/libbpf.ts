@@ -181,8 +181,6 @@ export const libbpf = {
 
 export const libcFns = {
   close: libc.func('int close(int fd)') as (fd: number) => number,
-  /** gives the heap's free memory back to the system (glibc keeps what libbpf freed after a load) */
-  mallocTrim: libc.func('int malloc_trim(size_t pad)') as (pad: number) => number,
   vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t n, const char *fmt, void *ap)') as (
     buf: Buffer,
     n: number,

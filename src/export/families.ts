@@ -153,7 +153,7 @@ const k = (snap: Snapshot) => snap.kernel;
 const sk = (snap: Snapshot) => snap.sockKernel;
 
 export const AGENT_FAMILIES = [
-  { of: 'agent', name: 'tcpulse_flow_table_untracked_total', labelNames: ['table'], otel: 'tcpulse.flow_table.untracked', kind: 'counter', unit: '{entry}', help: 'Packets (table flows) and socket events (table sockets) of new flows and sockets that a full table refused: those are not measured; the entries in it are, as before.', values: perTable((t) => t.untracked) },
+  { of: 'agent', name: 'tcpulse_flow_table_untracked_total', labelNames: ['table'], otel: 'tcpulse.flow_table.untracked', kind: 'counter', unit: '{event}', help: 'Packets (table flows) and socket events (table sockets) of new flows and sockets that a full table refused: those are not measured; the entries in it are, as before.', values: perTable((t) => t.untracked) },
   { of: 'agent', name: 'tcpulse_flow_table_created_total', labelNames: ['table'], kind: 'counter', unit: '{entry}', help: 'Entries the kernel created in a table (created - deleted = entries).', values: perTable((t) => t.created) },
   { of: 'agent', name: 'tcpulse_flow_table_deleted_total', labelNames: ['table'], kind: 'counter', unit: '{entry}', help: 'Entries the agent removed from a table (idle, closed, or finished by their event).', values: perTable((t) => t.deleted) },
   { of: 'agent', name: 'tcpulse_flow_table_entries', labelNames: ['table'], kind: 'gauge', unit: '{entry}', help: 'Entries in a kernel table (flows: packet path, sockets: socket path).', values: perTable((t) => t.entries) },
