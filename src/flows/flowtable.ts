@@ -47,6 +47,7 @@ export function flowKind(rollup: Rollup, labeler: Labeler, minRttWindowNs: numbe
   let epoch = 0;
   return {
     firstNsOffset: FlowStats.offset('first_ns'),
+    vanishes: false, // only the agent deletes flows, and a key is never reused while its entry exists
     lastNs: (buf, off) => readU64(buf, off + LAST_NS),
     closed: (buf, off) => isClosed(buf.readUInt32LE(off + FLAGS)),
     finalEvent: () => false, // flow close events carry no counters: the table is read

@@ -8,7 +8,8 @@
  *    moves its last values into its series' retired counters;
  *  - gone from the table without the agent deleting it (the kernel tables
  *    are plain hashes: a full one refuses new entries and evicts none, so
- *    only a replaced key does this): the values read the round before are
+ *    only a socket's key taken by the next socket does this): the values
+ *    read the round before, kept for such kinds (EntryKind.vanishes), are
  *    retired.
  *  - finished by an event that carries its last value (a socket's
  *    completion record): retired from that value, and skipped, then
@@ -55,6 +56,13 @@ const awaitId = (id: string, firstNs: number) => `${id}/${firstNs}`;
 export interface EntryKind {
   /** offset of the u64 creation time in a value: a new one means a new entry */
   readonly firstNsOffset: number;
+  /**
+   * Whether an entry can leave the table without the agent (a socket's key
+   * taken by the next socket): the mirror then keeps each entry's last value
+   * to count it by. Entries only the agent removes are counted from the
+   * value read as they go, and nothing of them is kept but the key.
+   */
+  readonly vanishes: boolean;
   lastNs(buf: Buffer, off: number): number;
   closed(buf: Buffer, off: number): boolean;
   /** where an entry counts; null: not yet (read it again next round) */
@@ -67,7 +75,7 @@ export interface EntryKind {
   finalEvent(buf: Buffer, off: number): boolean;
 }
 
-/** An entry the mirror counts: its key and last value read live in the slab. */
+/** An entry the mirror counts: its key (and last value read, see vanishes) live in the slab. */
 interface Tracked extends Placement {
   id: string;
   slot: number;
@@ -96,7 +104,7 @@ export class MapMirror {
   private readonly finished = new Map<string, number>();
   /** entries replaced in the kernel whose final event is still to come, since when (ns) */
   private readonly awaiting = new Map<string, { t: Tracked; sinceNs: number }>();
-  /** per tracked entry: its key (padded to 8 bytes), then its last value */
+  /** per tracked entry: its key (padded to 8 bytes), then its last value if entries vanish */
   private readonly slab: Slab;
   private readonly valueAt: number;
   private roundNo = 0;
@@ -111,7 +119,7 @@ export class MapMirror {
     private readonly generation: () => number = () => 0,
   ) {
     this.valueAt = Math.ceil(map.keySize / 8) * 8;
-    this.slab = new Slab(this.valueAt + Math.ceil(map.valueSize / 8) * 8);
+    this.slab = new Slab(this.valueAt + (kind.vanishes ? Math.ceil(map.valueSize / 8) * 8 : 0));
   }
 
   get size(): number {
@@ -123,14 +131,9 @@ export class MapMirror {
     return this.slab.buffer.subarray(at, at + this.map.keySize);
   }
 
-  private value(t: Tracked): Buffer {
-    const at = this.slab.at(t.slot) + this.valueAt;
-    return this.slab.buffer.subarray(at, at + this.map.valueSize);
-  }
-
-  /** Its last values into its series' retired counters; the entry is gone. */
+  /** Its last values into its series' retired counters (where kept: vanishes); the entry is gone. */
   private retire(t: Tracked): void {
-    this.kind.add(t.series.retired, this.slab.buffer, this.slab.at(t.slot) + this.valueAt, t.flip);
+    if (this.kind.vanishes) this.kind.add(t.series.retired, this.slab.buffer, this.slab.at(t.slot) + this.valueAt, t.flip);
     this.slab.release(t.slot);
   }
 
@@ -139,15 +142,15 @@ export class MapMirror {
    * its pods and is young, is placed again. Moving keeps both series
    * monotonic: the old one keeps what it had, the new one counts the entry.
    */
-  private replace(t: Tracked, nowNs: number, gen: number): void {
+  private replace(t: Tracked, nowNs: number, gen: number, buf: Buffer, off: number): void {
     if (!t.series.removed && !(t.provisional && t.gen !== gen && nowNs - t.firstNs < REPLACE_WINDOW_NS)) return;
     t.gen = gen;
-    const p = this.kind.place(this.key(t), this.value(t), nowNs);
+    const p = this.kind.place(this.key(t), buf.subarray(off, off + this.map.valueSize), nowNs);
     if (!p || (p.series === t.series && p.flip === t.flip)) {
       if (p) t.provisional = p.provisional;
       return;
     }
-    if (!t.series.removed) this.kind.add(t.series.retired, this.slab.buffer, this.slab.at(t.slot) + this.valueAt, t.flip);
+    if (!t.series.removed) this.kind.add(t.series.retired, buf, off, t.flip);
     Object.assign(t, p);
   }
 
@@ -240,11 +243,17 @@ export class MapMirror {
           this.entries.set(id, t);
         }
         t.round = round;
-        const buf = slab.buffer;
-        const v = slab.at(t.slot) + this.valueAt;
-        values.copy(buf, v, vo, vo + vs);
-        if (known) this.replace(t, nowNs, gen);
+        // the value read now: kept in the slab where entries vanish, else read in the batch
+        let buf = values;
+        let v = vo;
+        if (kind.vanishes) {
+          buf = slab.buffer;
+          v = slab.at(t.slot) + this.valueAt;
+          values.copy(buf, v, vo, vo + vs);
+        }
+        if (known) this.replace(t, nowNs, gen, buf, v);
         if (idle(buf, v)) {
+          kind.add(t.series.retired, buf, v, t.flip); // its last values: it is deleted below
           toDelete.push(t);
           continue;
         }
@@ -274,7 +283,7 @@ export class MapMirror {
     let deleted = 0;
     for (const t of toDelete) {
       if (this.map.delete(this.key(t))) deleted++; // else gone meanwhile
-      this.retire(t);
+      this.slab.release(t.slot);
       this.entries.delete(t.id);
     }
     for (const key of untracked) if (this.map.delete(key)) deleted++;

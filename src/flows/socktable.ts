@@ -26,6 +26,8 @@ const flagsOf = (buf: Buffer, off = 0) => buf.readUInt32LE(off + FLAGS);
 
 export class SockKind implements EntryKind {
   readonly firstNsOffset = SockStats.offset('s.start_ns');
+  /** a socket's memory, its key, goes to the next socket, whose entry replaces its own */
+  readonly vanishes = true;
   /** series of MPTCP connections already seen, by mptcpId */
   private readonly connSeries = new Map<string, Series>();
   private readonly closedAt = new Map<string, number>();
