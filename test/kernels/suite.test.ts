@@ -129,9 +129,12 @@ describe(`kernel ${release()}`, () => {
         // data, taking in the ACK), which the interface does not see: it
         // cannot be below the agent's, and here it is a few µs; under QEMU's
         // emulation it is about half of it (test/e2e/agent.test.ts holds the
-        // agent to 10 % on this machine).
-        const stack = TIME_SCALE > 1 ? 0.6 : 0.1;
-        assert.ok(minRtt <= kernelMin * 1.1 + 20e-6 && minRtt >= kernelMin * (1 - stack) - 20e-6, `min RTT ${minRtt}s vs ss minrtt ${kernelMin}s`);
+        // agent to 10 % on this machine). And the agent times one segment
+        // per TSval (a millisecond) where the socket times every ACK: under
+        // emulation, where RTTs spread widely, the lowest of the agent's
+        // samples was once 1.6 times the socket's (5.10, XDP ingress).
+        const spread = TIME_SCALE > 1 ? 0.6 : 0.1;
+        assert.ok(minRtt <= kernelMin * (1 + spread) + 20e-6 && minRtt >= kernelMin * (1 - spread) - 20e-6, `min RTT ${minRtt}s vs ss minrtt ${kernelMin}s`);
         assert.ok(one(m, 'tcpulse_packets_total', { ...labels, direction: 'egress' }) > 100);
       });
 
@@ -167,13 +170,14 @@ describe(`kernel ${release()}`, () => {
         });
         assert.ok(retrans > 0, 'the socket retransmitted');
         const labels = { ...client(), server_port: String(p) };
-        const m = await agent.scrapeUntil(`${retrans} retransmissions`, (s) => pick(s, 'tcpulse_retransmits_total', labels)[0]?.value === retrans);
+        // every byte was acknowledged, so tcp_probe ran: a round that read the socket
+        // before its ACKs came (just after the handshake) shows its retransmission only
+        const m = await agent.scrapeUntil(`${retrans} retransmissions and srtt samples`, (s) => pick(s, 'tcpulse_retransmits_total', labels)[0]?.value === retrans && (pick(s, 'tcpulse_srtt_seconds_count', labels)[0]?.value ?? 0) > 0);
         assert.equal(one(m, 'tcpulse_retransmits_total', labels), retrans);
         // the hook fired (a kprobe's run is skipped while another BPF program
         // runs on its CPU: the count stays right, read from the socket's
         // own total at its next event)
         assert.ok(events(m) > before, 'the retransmit hook fired');
-        assert.ok(one(m, 'tcpulse_srtt_seconds_count', labels) > 0, 'srtt samples');
         assert.ok(one(m, 'tcpulse_cwnd_segments_count', labels) > 0, 'cwnd samples');
         await sender.stop('SIGTERM');
       });
