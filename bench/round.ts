@@ -60,8 +60,8 @@ function entry(v: Buffer, i: number, nowNs: number, round: number): void {
   writeU64(v, at('srtt_sum_us'), samples * 50);
   writeU64(v, at('cwnd_sum'), samples * 10);
   v.writeUInt32LE(round, at('counters.segs_out'));
-  const srtt = SockStats.offset(`srtt_hist.${bucketOf(50)}`);
-  const cwnd = SockStats.offset(`cwnd_hist.${bucketOf(10)}`);
+  const srtt = SockStats.offset(`srtt_hist.${bucketOf('seconds', 50_000)}`);
+  const cwnd = SockStats.offset(`cwnd_hist.${bucketOf('count', 10)}`);
   v.writeUInt32LE(samples, srtt);
   v.writeUInt32LE(samples, cwnd);
 }

@@ -3,39 +3,35 @@
 #define TCPULSE_HIST_H
 
 #include "tcpulse.h"
-
-/* floor(log2(v)) for v > 0, branch-free enough for the verifier. */
-static __always_inline __u32 log2_u64(__u64 v)
-{
-	__u32 r = 0;
-
-	/* A table, one halving step a line: kept as written. */
-	/* clang-format off */
-	if (v >> 32) { v >>= 32; r += 32; }
-	if (v >> 16) { v >>= 16; r += 16; }
-	if (v >> 8) { v >>= 8; r += 8; }
-	if (v >> 4) { v >>= 4; r += 4; }
-	if (v >> 2) { v >>= 2; r += 2; }
-	if (v >> 1) { r += 1; }
-	/* clang-format on */
-	return r;
-}
+#include "gen/hist_bounds.h"
 
 /*
- * Bucket of v: 0..HIST_SUB-1 for small values, then HIST_SUB linear
- * sub-buckets per power of two. Mirrored by src/flows/histogram.ts, which
- * also derives each bucket's upper bound.
+ * Bucket of v: the first k whose bound le[k] (the largest value in bucket
+ * k) is at least v. A binary search over HIST_TABLE entries, unrolled:
+ * seven loads and compares. The tables come from src/flows/histogram.ts,
+ * which holds the geometry (bpf/gen/hist2h.ts writes them).
  */
-static __always_inline __u32 hist_bucket(__u64 v)
+static __always_inline __u32 hist_search(const __u64 *le, __u64 v)
 {
-	__u32 e, m, idx;
+	__u32 k = 0;
 
-	if (v < HIST_SUB)
-		return v;
-	e = log2_u64(v);
-	m = (v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1);
-	idx = HIST_SUB + (e - HIST_SUB_BITS) * HIST_SUB + m;
-	return idx < HIST_BUCKETS - 1 ? idx : HIST_BUCKETS - 1;
+#pragma unroll
+	for (__u32 step = HIST_TABLE / 2; step; step >>= 1)
+		if (le[k + step - 1] < v)
+			k += step;
+	return k < HIST_BUCKETS ? k : HIST_BUCKETS - 1;
+}
+
+/* An RTT in nanoseconds: native buckets of seconds. */
+static __always_inline __u32 hist_bucket_ns(__u64 ns)
+{
+	return hist_search(hist_le_ns, ns);
+}
+
+/* A count (segments). */
+static __always_inline __u32 hist_bucket_count(__u64 v)
+{
+	return hist_search(hist_le_count, v);
 }
 
 #endif /* TCPULSE_HIST_H */

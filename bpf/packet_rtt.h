@@ -10,7 +10,7 @@
 
 static __always_inline void rtt_record(struct rtt_stats *r, __u64 rtt_ns, __u64 now)
 {
-	__u32 b = hist_bucket(rtt_ns / 1000);
+	__u32 b = hist_bucket_ns(rtt_ns);
 	/* +1: epoch 0 means "no window yet", also in the first window after boot */
 	__u32 epoch = now / cfg.min_rtt_window_ns + 1;
 

@@ -48,11 +48,11 @@ static __always_inline void read_state(struct tcp_sock *tp, struct sock_stats *s
 		s->srtt_min_us = srtt;
 	if (srtt > s->srtt_max_us)
 		s->srtt_max_us = srtt;
-	b = hist_bucket(srtt);
+	b = hist_bucket_ns((__u64)srtt * 1000);
 	barrier_var(b);
 	if (b < HIST_BUCKETS)
 		__sync_fetch_and_add(&st->srtt_hist[b], 1);
-	b = hist_bucket(cwnd);
+	b = hist_bucket_count(cwnd);
 	barrier_var(b);
 	if (b < HIST_BUCKETS)
 		__sync_fetch_and_add(&st->cwnd_hist[b], 1);

@@ -16,14 +16,13 @@
 #include <linux/types.h>
 
 /*
- * Log-linear histogram of integer values (microseconds for RTT): values
- * 0..3 have a bucket each, above that every power of two [2^e, 2^(e+1)) is
- * split into HIST_SUB equal sub-buckets. 100 buckets reach 7 * 2^23 us
- * (58.7 s); the last bucket holds everything above and is exported as +Inf.
+ * Histograms of integer values (nanoseconds for RTTs, counts for cwnd) in
+ * geometric buckets, four per power of two: Prometheus native histogram
+ * schema 2 (OTLP exponential scale 2) in the exported unit, so that the
+ * agent exports the kernel's buckets as they are. Bucket 0 is the zero
+ * bucket, the last also holds everything above. Bounds: bpf/hist.h.
  */
 enum hist_geometry {
-	HIST_SUB_BITS = 2,
-	HIST_SUB = 1 << HIST_SUB_BITS,
 	HIST_BUCKETS = 100,
 };
 
@@ -89,7 +88,7 @@ struct rtt_stats {
 	__u64 prev_min_ns; /* minimum within window win_epoch - 1; 0: none */
 	__u32 win_epoch;   /* ktime / cfg.min_rtt_window_ns + 1, truncated; 0: none */
 	__u32 _pad;
-	__u32 hist[HIST_BUCKETS]; /* microseconds; u32: 4e9 samples per flow */
+	__u32 hist[HIST_BUCKETS]; /* nanosecond buckets; u32: 4e9 samples per flow */
 };
 
 struct flow_stats {
@@ -230,7 +229,7 @@ struct sock_stats {
 	struct sock_key key;
 	__u64 last_sample_ns; /* for sock_cfg.sample_interval_ns */
 	struct sock_summary s;
-	__u32 srtt_hist[HIST_BUCKETS]; /* microseconds, one sample per tcp_probe */
+	__u32 srtt_hist[HIST_BUCKETS]; /* nanosecond buckets, one sample per tcp_probe */
 	__u32 cwnd_hist[HIST_BUCKETS]; /* segments */
 };
 

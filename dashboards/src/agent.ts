@@ -88,7 +88,7 @@ export const agentHealth: Dashboard = {
           kind: 'timeseries', title: 'Scrape duration', unit: 's', min: 0, w: 8,
           description: 'Time to render /metrics (tcpulse_scrape_duration_seconds): p99 and mean per node.',
           queries: [
-            { expr: quantile(0.99, 'tcpulse_scrape_duration_seconds_bucket', ['node'], agent), legend: 'p99 {{node}}' },
+            { expr: quantile(0.99, 'tcpulse_scrape_duration_seconds', ['node'], agent), legend: 'p99 {{node}}' },
             { expr: `${sum('node')}(${rate('tcpulse_scrape_duration_seconds_sum')}) / ${sum('node')}(${rate('tcpulse_scrape_duration_seconds_count')})`, legend: 'mean {{node}}' },
           ],
         },

@@ -1,7 +1,7 @@
 /** Dashboard (a): what the TCP traffic of the chosen nodes, namespaces and pods looks like. */
 import type { Dashboard } from './model.js';
 import {
-  LOCAL, LOCAL_LEGEND, PAIR_LEGEND, PEER, PEER_LEGEND, RATE, agg, flow, mean, namespaceVar, nodeVar, podVar, quantile,
+  LOCAL, LOCAL_LEGEND, PAIR_LEGEND, PEER, PEER_LEGEND, RATE, agg, bucketRates, flow, mean, namespaceVar, nodeVar, podVar, quantile,
   retransmitRatio, singleSubflowShare, sum,
 } from './selectors.js';
 
@@ -18,14 +18,14 @@ export const nodeOverview: Dashboard = {
         {
           kind: 'heatmap', title: 'RTT on the wire', unit: 's',
           description: 'Passive RTT samples from TCP timestamps (interface → peer → interface) per second, by bucket (tcpulse_rtt_seconds). The buckets are the kernel\'s: one per power of four by default (the agent\'s histograms.rtt).',
-          queries: [{ expr: `${sum('le')}(rate(${flow('tcpulse_rtt_seconds_bucket')}[${RATE}]))` }],
+          queries: [{ expr: bucketRates('tcpulse_rtt_seconds') }],
         },
         {
           kind: 'timeseries', title: 'RTT percentiles', unit: 's', log: true,
           description: 'Wire RTT percentiles (tcpulse_rtt_seconds, packet path) and the mean of the kernel\'s smoothed RTT of the sockets on these nodes (tcpulse_srtt_seconds, tcp_probe), all selected series together. Percentiles are interpolated within the exported buckets: choose finer ones with the agent\'s histograms.rtt.',
           queries: [
-            { expr: quantile(0.5, 'tcpulse_rtt_seconds_bucket'), legend: 'wire p50' },
-            { expr: quantile(0.99, 'tcpulse_rtt_seconds_bucket'), legend: 'wire p99' },
+            { expr: quantile(0.5, 'tcpulse_rtt_seconds'), legend: 'wire p50' },
+            { expr: quantile(0.99, 'tcpulse_rtt_seconds'), legend: 'wire p99' },
             { expr: mean('tcpulse_srtt_seconds'), legend: 'srtt mean' },
           ],
         },

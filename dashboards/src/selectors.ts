@@ -100,19 +100,47 @@ export const retransmitRatio = (labels: readonly string[], window = RATE, s: Sel
   `${sum(labels)}(rate(${s('tcpulse_retransmits_total')}[${window}]))\n/\n` +
   `(${sum(labels)}(rate(${s('tcpulse_packets_total', 'direction="egress"')}[${window}])) > 0)`;
 
+/** Histogram families: the kernel's (native when Prometheus scrapes protobuf with native histograms on) and the classic-only ones. */
+export type HistogramFamily = Extract<Metric, 'tcpulse_rtt_seconds' | 'tcpulse_local_rtt_seconds' | 'tcpulse_srtt_seconds' | 'tcpulse_cwnd_segments' | 'tcpulse_scrape_duration_seconds'>;
+
+/**
+ * Both histogram modes in one query: the classic form (`_bucket`, `_sum`,
+ * `_count` series: the text exposition, or native histograms off) `or` the
+ * native form (one series of the family's own name). Only one of the two
+ * has series in a given Prometheus, so the `or` is the one that has.
+ */
+const eitherMode = (classic: string, native: string) => `(${classic})\nor\n(${native})`;
+
 /** A quantile of a histogram family's rate, per label set. */
-export const quantile = (q: number, bucket: Metric, labels: readonly string[] = [], s: Selector = flow, window = RATE) =>
-  `histogram_quantile(${q}, ${sum('le', labels)}(rate(${s(bucket)}[${window}])))`;
+export const quantile = (q: number, family: HistogramFamily, labels: readonly string[] = [], s: Selector = flow, window = RATE) =>
+  eitherMode(
+    `histogram_quantile(${q}, ${sum('le', labels)}(rate(${s(`${family}_bucket`)}[${window}])))`,
+    `histogram_quantile(${q}, ${sum(labels)}(rate(${s(family)}[${window}])))`,
+  );
+
+/** A histogram family's rate per bucket, all selected series together (heatmaps). */
+export const bucketRates = (family: HistogramFamily, s: Selector = flow, window = RATE) =>
+  eitherMode(`${sum('le')}(rate(${s(`${family}_bucket`)}[${window}]))`, `${sum()}(rate(${s(family)}[${window}]))`);
 
 /**
  * The mean of a histogram family's samples over the window, per label set:
  * rate of the sum over rate of the count, with buckets or without (srtt and
  * cwnd export no buckets by default: the agent's `histograms` option).
  */
-export const mean = (family: 'tcpulse_srtt_seconds' | 'tcpulse_cwnd_segments', labels: readonly string[] = [], s: Selector = flow, window = RATE) =>
-  `${sum(labels)}(rate(${s(`${family}_sum`)}[${window}]))\n/\n` + `${sum(labels)}(rate(${s(`${family}_count`)}[${window}]))`;
+export const mean = (family: HistogramFamily, labels: readonly string[] = [], s: Selector = flow, window = RATE) => {
+  const native = `${sum(labels)}(rate(${s(family)}[${window}]))`;
+  return eitherMode(
+    `${sum(labels)}(rate(${s(`${family}_sum`)}[${window}]))\n/\n${sum(labels)}(rate(${s(`${family}_count`)}[${window}]))`,
+    `histogram_sum(${native})\n/\nhistogram_count(${native})`,
+  );
+};
 
-/** Share of closed MPTCP connections that had a single subflow (tcpulse_mptcp_subflows observed at 1). */
+/**
+ * Share of closed MPTCP connections that had a single subflow
+ * (tcpulse_mptcp_subflows observed at 1). The bound is `le="1"` from the
+ * text format and `le="1.0"` from the protobuf one (Prometheus 2 formats
+ * protobuf bounds the OpenMetrics way): the matcher takes both.
+ */
 export const singleSubflowShare = (labels: readonly string[], window: string, s: Selector = flow) =>
-  `${sum(labels)}(increase(${s('tcpulse_mptcp_subflows_bucket', 'le="1"')}[${window}]))\n/\n` +
+  `${sum(labels)}(increase(${s('tcpulse_mptcp_subflows_bucket', 'le=~"1|1.0"')}[${window}]))\n/\n` +
   `${sum(labels)}(increase(${s('tcpulse_mptcp_subflows_count')}[${window}]))`;

@@ -1,7 +1,7 @@
 /** Dashboard (b): one pod (or, without Kubernetes, one node's addresses) and each of its peers. */
 import type { Dashboard } from './model.js';
 import {
-  LOCAL, PAIR_LEGEND, PEER, PEER_LEGEND, RATE, agg, flow, mean, namespaceVar, nodeVar, podVar, quantile, retransmitRatio, sum,
+  LOCAL, PAIR_LEGEND, PEER, PEER_LEGEND, RATE, agg, bucketRates, flow, mean, namespaceVar, nodeVar, podVar, quantile, retransmitRatio, sum,
 } from './selectors.js';
 
 const PAIR = [...LOCAL, ...PEER];
@@ -23,7 +23,7 @@ export const workloadDrilldown: Dashboard = {
             { expr: `${sum(PAIR)}(rate(${flow('tcpulse_bytes_total', 'direction="egress"')}[${RATE}])) * 8`, legend: 'sent', unit: 'bps' },
             { expr: `${sum(PAIR)}(rate(${flow('tcpulse_bytes_total', 'direction="ingress"')}[${RATE}])) * 8`, legend: 'received', unit: 'bps' },
             { expr: `${agg('min', PAIR)}(${flow('tcpulse_min_rtt_seconds')})`, legend: 'min RTT', unit: 's' },
-            { expr: quantile(0.99, 'tcpulse_rtt_seconds_bucket', PAIR), legend: 'p99 RTT', unit: 's' },
+            { expr: quantile(0.99, 'tcpulse_rtt_seconds', PAIR), legend: 'p99 RTT', unit: 's' },
             { expr: mean('tcpulse_srtt_seconds', PAIR), legend: 'mean srtt', unit: 's' },
             { expr: retransmitRatio(PAIR), legend: 'retransmitted', unit: 'percentunit' },
             { expr: `${sum(PAIR)}(${flow('tcpulse_connections_active')})`, legend: 'connections', unit: 'short' },
@@ -38,8 +38,8 @@ export const workloadDrilldown: Dashboard = {
           kind: 'timeseries', title: 'Wire RTT (p50, p99)', unit: 's', log: true,
           description: 'Passive RTT from TCP timestamps on the pod\'s interface: the network and the peer\'s stack (tcpulse_rtt_seconds).',
           queries: [
-            { expr: quantile(0.5, 'tcpulse_rtt_seconds_bucket', PAIR), legend: `p50 ${PAIR_LEGEND}` },
-            { expr: quantile(0.99, 'tcpulse_rtt_seconds_bucket', PAIR), legend: `p99 ${PAIR_LEGEND}` },
+            { expr: quantile(0.5, 'tcpulse_rtt_seconds', PAIR), legend: `p50 ${PAIR_LEGEND}` },
+            { expr: quantile(0.99, 'tcpulse_rtt_seconds', PAIR), legend: `p99 ${PAIR_LEGEND}` },
           ],
         },
         {
@@ -55,7 +55,7 @@ export const workloadDrilldown: Dashboard = {
         {
           kind: 'heatmap', title: 'Wire RTT distribution', unit: 's',
           description: 'RTT samples per second by bucket, all peers of the pod together (tcpulse_rtt_seconds).',
-          queries: [{ expr: `${sum('le')}(rate(${flow('tcpulse_rtt_seconds_bucket')}[${RATE}]))` }],
+          queries: [{ expr: bucketRates('tcpulse_rtt_seconds') }],
         },
       ],
     },

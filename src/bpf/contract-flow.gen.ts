@@ -4,9 +4,7 @@ import { array, readU64, struct, u16, u32, u64, u8, writeU64 } from './codec.js'
 
 /** enum hist_geometry */
 export const HistGeometry = {
-  subBits: 2,
-  sub: 4,
-  buckets: 100,
+  histBuckets: 100,
 } as const;
 
 /** enum dir */

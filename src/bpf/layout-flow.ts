@@ -5,8 +5,7 @@
 import { counterNames } from './codec.js';
 import { FlowStats, HistGeometry, Stat } from './contract.gen.js';
 
-export const HIST_SUB_BITS = HistGeometry.subBits;
-export const HIST_BUCKETS = HistGeometry.buckets;
+export const HIST_BUCKETS = HistGeometry.histBuckets;
 
 /** The stats counters by name, in the kernel's order (enum stat). */
 export type StatName = Exclude<keyof typeof Stat, 'max'>;

@@ -77,10 +77,10 @@ export const OPTIONS = {
     minRttWindowMs: opt(P.duration(1000), 30_000, 'min RTT window (tcpulse_min_rtt_seconds covers one to two)', { file: 'minRttWindow', flag: 'min-rtt-window', arg: 'D' }),
     localSide: opt(P.bool(), false, 'also export tcpulse_local_rtt_seconds: interface to the local endpoint and back'),
   }),
-  histograms: group('buckets of the exported histograms, a subset of the kernel\'s; each bound is a line of /metrics per series', {
-    rtt: opt(P.choice(BUCKET_SPACINGS), 'sparse', 'tcpulse_rtt_seconds, tcpulse_local_rtt_seconds: fine (99 bounds, 4 per power of two), medium (37), coarse (19), sparse (10: ×4 from 16 µs to 4.2 s), none (sum and count)', { flag: 'rtt-buckets', arg: 'S' }),
+  histograms: group('buckets of the classic (text) histograms, a subset of the kernel\'s; each bound is a line of /metrics per series. Native histograms (protobuf scrapes, OTLP) carry every kernel bucket that holds samples, whatever this says', {
+    rtt: opt(P.choice(BUCKET_SPACINGS), 'sparse', 'tcpulse_rtt_seconds, tcpulse_local_rtt_seconds: fine (99 bounds, 2^(k/4) s from 1.6 µs to 38 s), medium (37: 2^(k/2)), coarse (19: 2^k), sparse (10: 4^k from 15 µs to 4 s), none (sum and count)', { flag: 'rtt-buckets', arg: 'S' }),
     srtt: opt(P.choice(BUCKET_SPACINGS), 'none', 'tcpulse_srtt_seconds, the same choices (none: sum and count, the mean of a value that is a moving average already)', { flag: 'srtt-buckets', arg: 'S' }),
-    cwnd: opt(P.choice(BUCKET_SPACINGS), 'none', 'tcpulse_cwnd_segments, the same choices (sparse: 8 bounds, ×4 from 3 to 65,535 segments)', { flag: 'cwnd-buckets', arg: 'S' }),
+    cwnd: opt(P.choice(BUCKET_SPACINGS), 'none', 'tcpulse_cwnd_segments, the same choices (sparse: 8 bounds, 4^k from 4 to 65,536 segments)', { flag: 'cwnd-buckets', arg: 'S' }),
   }),
   flowIdleTimeoutMs: opt(P.duration(), 300_000, 'a flow without packets for this long leaves the flow table', { file: 'flowIdleTimeout' }),
   flowClosedTimeoutMs: opt(P.duration(), 10_000, 'a closed flow (FIN both ways, or RST) leaves the table after this long idle', { file: 'flowClosedTimeout' }),

@@ -62,21 +62,21 @@ const DIRECTIONS = [{ direction: 'ingress' }, { direction: 'egress' }];
 const one = (v: number): readonly (readonly [LabelSet, number])[] => [[{}, v]];
 /** Values labelled by name: [[name, value], ...] -> [[{ label: name }, value], ...]. */
 const by = (label: string, entries: readonly (readonly [string, number])[]) => entries.map(([k, v]) => [{ [label]: k }, v] as const);
-/** Bounds kept outside `fine`: RTT 16 µs to 4.2 s (loopback to a bad satellite link), cwnd 1 to 65,535 segments. */
-const RTT_RANGE = [16, 4_194_304] as const;
-const CWND_RANGE = [2, 65_536] as const;
+/** Native indices of the bounds kept outside `fine`: RTT 2^-16 s (15 µs) to 4 s (loopback to a bad satellite link), cwnd 2 to 65,536 segments. */
+const RTT_RANGE = [-64, 8] as const;
+const CWND_RANGE = [4, 64] as const;
 const mptcpLive = (s: SeriesView) => s.mptcpConnections > 0;
 
 export const SERIES_FAMILIES = [
   {
     of: 'series', name: 'tcpulse_rtt_seconds', otel: 'tcpulse.rtt', kind: 'histogram', unit: 's', fed: 'flows',
     help: 'Passive RTT from TCP timestamps: interface to the peer and back.',
-    hist: { pick: (s) => s.total.rtt[Side.dst]!, buckets: 'micros', range: RTT_RANGE, spacing: 'rtt', sumScale: 1e-9 },
+    hist: { pick: (s) => s.total.rtt[Side.dst]!, scale: 'seconds', range: RTT_RANGE, spacing: 'rtt', sumScale: 1e-9 },
   },
   {
     of: 'series', name: 'tcpulse_local_rtt_seconds', otel: 'tcpulse.local_rtt', kind: 'histogram', unit: 's', fed: 'flows', option: 'localRtt',
     help: 'Passive RTT from TCP timestamps: interface to the local endpoint and back.',
-    hist: { pick: (s) => s.total.rtt[Side.src]!, buckets: 'micros', range: RTT_RANGE, spacing: 'rtt', sumScale: 1e-9 },
+    hist: { pick: (s) => s.total.rtt[Side.src]!, scale: 'seconds', range: RTT_RANGE, spacing: 'rtt', sumScale: 1e-9 },
   },
   {
     of: 'series', name: 'tcpulse_min_rtt_seconds', otel: 'tcpulse.min_rtt', kind: 'gauge', unit: 's', fed: 'flows',
@@ -98,12 +98,12 @@ export const SERIES_FAMILIES = [
   {
     of: 'series', name: 'tcpulse_srtt_seconds', otel: 'tcpulse.srtt', kind: 'histogram', unit: 's', fed: 'sockets',
     help: 'Smoothed RTT of the kernel (tcp_probe samples) of sockets on this node.',
-    hist: { pick: (s) => s.total.srtt, buckets: 'micros', range: RTT_RANGE, spacing: 'srtt', sumScale: 1e-6 },
+    hist: { pick: (s) => s.total.srtt, scale: 'seconds', range: RTT_RANGE, spacing: 'srtt', sumScale: 1e-6 },
   },
   {
     of: 'series', name: 'tcpulse_cwnd_segments', otel: 'tcpulse.cwnd', kind: 'histogram', unit: '{segment}', fed: 'sockets',
     help: 'Congestion window (tcp_probe samples) of sockets on this node.',
-    hist: { pick: (s) => s.total.cwnd, buckets: 'integer', range: CWND_RANGE, spacing: 'cwnd', sumScale: 1 },
+    hist: { pick: (s) => s.total.cwnd, scale: 'count', range: CWND_RANGE, spacing: 'cwnd', sumScale: 1 },
   },
   {
     of: 'series', name: 'tcpulse_retransmits_total', otel: 'tcpulse.retransmits', kind: 'counter', unit: '{segment}', fed: 'sockets',

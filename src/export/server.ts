@@ -1,10 +1,11 @@
 /**
- * HTTP: /metrics, /healthz (the process serves), /readyz (probes attached,
- * a round done). node:http alone: four fixed routes need no framework, and
+ * HTTP: /metrics (text or protobuf, as the scraper asks), /healthz (the
+ * process serves), /readyz (probes attached, a round done). node:http alone: four fixed routes need no framework, and
  * the agent starts without loading one.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
+import { negotiate } from './accept.js';
 import type { PrometheusExporter } from './prometheus.js';
 
 export interface Health {
@@ -18,10 +19,11 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 }
 
 export function startServer(host: string, port: number, prom: PrometheusExporter, health: Health, log: Logger): Promise<Server> {
-  const routes: Record<string, (res: ServerResponse) => void | Promise<void>> = {
-    '/metrics': async (res) => {
+  const routes: Record<string, (res: ServerResponse, req: IncomingMessage) => void | Promise<void>> = {
+    '/metrics': async (res, req) => {
       try {
-        send(res, 200, prom.contentType, await prom.render());
+        const format = negotiate(req.headers.accept);
+        send(res, 200, prom.contentType(format), await prom.render(format));
       } catch (err) {
         log.error('rendering /metrics failed', { error: err });
         send(res, 500, 'text/plain; charset=utf-8', 'rendering metrics failed\n');
@@ -41,7 +43,7 @@ export function startServer(host: string, port: number, prom: PrometheusExporter
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, 405, 'text/plain; charset=utf-8', 'GET only\n');
     }
-    void route(res);
+    void route(res, req);
   });
   return new Promise((resolve, reject) => {
     server.once('listening', () => resolve(server));

@@ -9,7 +9,10 @@
  * behind veths, the fake API server), the agent with Kubernetes (rollup
  * pod), bpf_stats and OTLP export (to a stub receiver), Prometheus in the
  * node namespace scraping it every second with the target label
- * node="node-1" and evaluating the alert rules. Traffic from pod web to pod
+ * node="node-1" and evaluating the alert rules, and a second one doing the
+ * same with native histograms on (the protobuf exposition: the kernel
+ * histograms are native ones there), so that every panel and rule is
+ * proven in both modes. Traffic from pod web to pod
  * db: an iperf3 stream with 5 % of its data segments dropped (real
  * retransmissions), bursts of short connections closed by FIN and by RST,
  * and MPTCP connections (one held, others opened and closed in a loop).
@@ -30,7 +33,7 @@ import type { KubeApiServer } from '../fakes/kubeapi/index.js';
 import { shopNode, WEB_POD, type Shop } from '../helpers/shop.js';
 import type { NodeLab} from '../helpers/node.js';
 import type { PodNet } from '../helpers/node.js';
-import { PrometheusProc } from '../helpers/prometheus.js';
+import { PrometheusProc, type PromRule } from '../helpers/prometheus.js';
 import { missing } from '../helpers/features.js';
 import { listening } from '../helpers/ss.js';
 import { burst, startSink } from '../helpers/tcp.js';
@@ -92,6 +95,9 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
   let api: KubeApiServer;
   let agent: AgentProc;
   let prom: PrometheusProc;
+  let promNative: PrometheusProc;
+  /** both servers, by the histogram mode they scrape in */
+  const modes = () => [['classic', prom], ['native', promNative]] as const;
   let dropper: Dropper | undefined;
   let web: PodNet;
   let db: PodNet;
@@ -115,9 +121,9 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
       'otlp:', '  endpoint: http://127.0.0.1:4318', '  metricsInterval: 1s',
     ].join('\n'));
     agent = await AgentProc.start(node.ctl, node.ns, ['--config', cfg]);
-    prom = await PrometheusProc.start(node.ctl, node.ns, {
-      targets: [`127.0.0.1:${AGENT_PORT}`], labels: { node: 'node-1' }, ruleFiles: [join(projectRoot, 'deploy/prometheus/tcpulse-rules.yaml')],
-    });
+    const scrape = { targets: [`127.0.0.1:${AGENT_PORT}`], labels: { node: 'node-1' }, ruleFiles: [join(projectRoot, 'deploy/prometheus/tcpulse-rules.yaml')] };
+    prom = await PrometheusProc.start(node.ctl, node.ns, scrape);
+    promNative = await PrometheusProc.start(node.ctl, node.ns, { ...scrape, nativeHistograms: true });
 
     // an iperf3 stream web -> db losing 5 % of its data segments on the way out of web
     dropper = await attachDropper(node.ctl, web.ns, 'eth0', 50_000, { port: 5201 });
@@ -147,22 +153,28 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
     for (const p of procs) await p.stop('SIGKILL');
     dropper?.close();
     await prom?.stop();
+    await promNative?.stop();
     await agent?.stop('SIGKILL');
     await shop?.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('Prometheus scrapes the agent with the node label', async () => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const t = await prom.targets();
-      if (t.length === 1 && t[0]!.health === 'up') {
-        assert.equal(t[0]!.labels.node, 'node-1');
-        break;
+  it('both Prometheus servers scrape the agent with the node label', async () => {
+    for (const [mode, p] of modes()) {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const t = await p.targets();
+        if (t.length === 1 && t[0]!.health === 'up') {
+          assert.equal(t[0]!.labels.node, 'node-1');
+          break;
+        }
+        if (Date.now() > deadline) assert.fail(`${mode}: target not up: ${JSON.stringify(t)}`);
+        await sleep(500);
       }
-      if (Date.now() > deadline) assert.fail(`target not up: ${JSON.stringify(t)}`);
-      await sleep(500);
     }
+    // the native server holds the RTT histograms as native ones
+    await promNative.waitFor('histogram_count(tcpulse_rtt_seconds)', 20_000);
+    assert.deepEqual(await promNative.query('tcpulse_rtt_seconds_bucket'), []);
   });
 
   it('promtool check metrics reports nothing on a scrape with every family', async () => {
@@ -175,7 +187,7 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
     assert.equal(lint.stdout + lint.stderr, '');
   });
 
-  it('every panel query of every dashboard returns data, with All and with one node, namespace and pod', async () => {
+  it('every panel query of every dashboard returns data, with All and with one node, namespace and pod, in both histogram modes', async () => {
     const dashboards = loadDashboards();
     const settings = (d: DashboardJson): Record<string, string>[] =>
       d.uid === 'tcpulse-agent' ? [{}, { node: 'node-1' }] : [{}, { node: 'node-1', namespace: 'shop', pod: WEB }];
@@ -184,11 +196,14 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
     let report = '';
     for (;;) {
       report = '';
-      for (const d of dashboards) {
-        for (const chosen of settings(d)) {
-          const { values, options } = await resolveVariables(prom, d, chosen);
-          if (d.uid !== 'tcpulse-agent') assert.ok(options.pod!.includes(WEB) && options.pod!.includes('db-0'), JSON.stringify(options));
-          report += describeEmpty(await emptyPanels(prom, d, values));
+      for (const [mode, p] of modes()) {
+        for (const d of dashboards) {
+          for (const chosen of settings(d)) {
+            const { values, options } = await resolveVariables(p, d, chosen);
+            if (d.uid !== 'tcpulse-agent') assert.ok(options.pod!.includes(WEB) && options.pod!.includes('db-0'), JSON.stringify(options));
+            const empty = describeEmpty(await emptyPanels(p, d, values));
+            if (empty) report += `${mode}:\n${empty}`;
+          }
         }
       }
       if (!report || Date.now() > deadline) break;
@@ -204,30 +219,34 @@ describe('dashboards: every panel has data from a real Prometheus scraping a rea
   });
 
   it('the alert rules evaluate against the real series: loss and single-subflow MPTCP pending, the agent healthy', async () => {
-    const rules = await prom.rules();
-    assert.equal(rules.length, 8);
-    const web = { namespace: 'shop', workload: 'deployment/web' };
-    const db = { namespace: 'shop', workload: 'statefulset/db' };
-    const pair = (a: typeof web, b: typeof web, port: string) =>
-      ({ namespace: a.namespace, workload: a.workload, peer_namespace: b.namespace, peer_workload: b.workload, server_port: port });
-    const pending: Record<string, Record<string, string>[]> = {
-      // the sender retransmits
-      TcpulseRetransmitRatioHigh: [pair(web, db, '5201')],
-      // both ends of each MPTCP connection see one subflow
-      TcpulseMptcpSubflowFallback: [pair(web, db, '6000'), pair(db, web, '6000')],
-    };
-    const key = (l: Record<string, string>) => JSON.stringify(Object.entries(l).sort());
-    for (const r of rules) {
-      assert.equal(r.health, 'ok', `${r.name}: ${r.lastError}`);
-      const want = pending[r.name];
-      if (want) {
-        // pending, not firing: their "for" is 10 minutes
-        assert.equal(r.state, 'pending', `${r.name}: ${JSON.stringify(r.alerts)}`);
-        const got = r.alerts!.map((a) => key(a.labels)).sort();
-        assert.deepEqual(got, want.map((l) => key({ alertname: r.name, severity: 'warning', ...l })).sort());
-      } else {
-        assert.equal(r.state, 'inactive', `${r.name}: ${JSON.stringify(r.alerts)}`);
-      }
-    }
+    for (const [mode, p] of modes()) rulesHold(mode, await p.rules());
   });
 });
+
+/** The alert rules' state in the dashboards scenario: loss and single-subflow MPTCP pending, the rest inactive. */
+function rulesHold(mode: string, rules: PromRule[]): void {
+  assert.equal(rules.length, 8, mode);
+  const web = { namespace: 'shop', workload: 'deployment/web' };
+  const db = { namespace: 'shop', workload: 'statefulset/db' };
+  const pair = (a: typeof web, b: typeof web, port: string) =>
+    ({ namespace: a.namespace, workload: a.workload, peer_namespace: b.namespace, peer_workload: b.workload, server_port: port });
+  const pending: Record<string, Record<string, string>[]> = {
+    // the sender retransmits
+    TcpulseRetransmitRatioHigh: [pair(web, db, '5201')],
+    // both ends of each MPTCP connection see one subflow
+    TcpulseMptcpSubflowFallback: [pair(web, db, '6000'), pair(db, web, '6000')],
+  };
+  const key = (l: Record<string, string>) => JSON.stringify(Object.entries(l).sort());
+  for (const r of rules) {
+    assert.equal(r.health, 'ok', `${mode} ${r.name}: ${r.lastError}`);
+    const want = pending[r.name];
+    if (want) {
+      // pending, not firing: their "for" is 10 minutes
+      assert.equal(r.state, 'pending', `${mode} ${r.name}: ${JSON.stringify(r.alerts)}`);
+      const got = r.alerts!.map((a) => key(a.labels)).sort();
+      assert.deepEqual(got, want.map((l) => key({ alertname: r.name, severity: 'warning', ...l })).sort());
+    } else {
+      assert.equal(r.state, 'inactive', `${mode} ${r.name}: ${JSON.stringify(r.alerts)}`);
+    }
+  }
+}

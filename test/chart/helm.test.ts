@@ -203,6 +203,8 @@ const CRD_SCHEMAS: Record<string, object> = {
         additionalProperties: false,
         properties: {
           jobLabel: { type: 'string' },
+          scrapeProtocols: { type: 'array', items: { enum: ['PrometheusProto', 'OpenMetricsText0.0.1', 'OpenMetricsText1.0.0', 'PrometheusText0.0.4', 'PrometheusText1.0.0'] } },
+          scrapeClassicHistograms: { type: 'boolean' },
           selector: { type: 'object', properties: { matchLabels: stringMap, matchExpressions: { type: 'array' } }, additionalProperties: false },
           namespaceSelector: { type: 'object', additionalProperties: false, properties: { any: { type: 'boolean' }, matchNames: { type: 'array', items: { type: 'string' } } } },
           endpoints: {
@@ -654,6 +656,12 @@ describe('helm chart', () => {
     assert.equal(sm.spec.endpoints[0].port, svc.spec.ports[0].name);
     assert.equal(sm.spec.endpoints[0].interval, '15s');
     assert.equal(sm.metadata.labels?.release, 'kube-prometheus-stack');
+    assert.deepEqual(sm.spec.scrapeProtocols, ['PrometheusProto', 'PrometheusText0.0.4'], 'histograms: native');
+    assert.equal(sm.spec.scrapeClassicHistograms, undefined);
+    const mode = async (h: string) => get(await render(['-f', join(CHART, 'ci/monitoring-values.yaml'), '--set', `serviceMonitor.histograms=${h}`]), 'ServiceMonitor').spec;
+    assert.deepEqual((await mode('classic')).scrapeProtocols, ['PrometheusText0.0.4']);
+    assert.equal((await mode('both')).scrapeClassicHistograms, true);
+    assert.equal((await mode('')).scrapeProtocols, undefined, 'as the Prometheus decides');
 
     const rule = get(docs, 'PrometheusRule');
     const rules = rule.spec.groups.flatMap((g: any) => g.rules);

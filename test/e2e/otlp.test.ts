@@ -107,11 +107,16 @@ for (const transport of ['http', 'grpc'] as const) {
         assert.equal(p.value, one(m, prom, { ...labels, ...extra }), `${otel} = ${prom}`);
       }
       const rtt = receiver.latestPoint('tcpulse.rtt', labels)!;
+      assert.equal(receiver.latestMetric('tcpulse.rtt')?.metric.type, 'exponentialHistogram');
       assert.equal(rtt.count, one(m, 'tcpulse_rtt_seconds_count', labels));
-      const promBounds = pick(m, 'tcpulse_rtt_seconds_bucket', labels).map((b) => Number(b.labels.le)).filter(Number.isFinite);
-      assert.deepEqual(rtt.explicitBounds, promBounds, 'the kernel bucket bounds, as in /metrics');
-      const cum = rtt.bucketCounts!.reduce<number[]>((acc, c) => [...acc, (acc.at(-1) ?? 0) + c], []);
-      assert.deepEqual(cum.slice(0, -1), pick(m, 'tcpulse_rtt_seconds_bucket', labels).filter((b) => b.labels.le !== '+Inf').map((b) => b.value));
+      assert.equal(rtt.scale, 2, 'the kernel\'s buckets: scale 2');
+      // OTLP bucket j is (2^(j/4), 2^((j+1)/4)]: summed up to each `le` of /metrics, it gives that bucket's count
+      const { offset, bucketCounts } = rtt.positive!;
+      for (const b of pick(m, 'tcpulse_rtt_seconds_bucket', labels)) {
+        const le = b.labels.le === '+Inf' ? Infinity : Number(b.labels.le);
+        const upTo = bucketCounts.reduce((sum, c, n) => (2 ** ((offset + n + 1) / 4) <= le * (1 + 1e-12) ? sum + c : sum), rtt.zeroCount ?? 0);
+        assert.equal(upTo, b.value, `le=${b.labels.le}`);
+      }
       const resource = receiver.metrics.at(-1)!.resource;
       assert.equal(resource['service.name'], 'tcpulse');
       assert.ok(resource['host.name']);

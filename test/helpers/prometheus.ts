@@ -20,6 +20,8 @@ export interface PromOptions {
   labels?: Record<string, string>;
   /** Rule files to load (absolute paths). */
   ruleFiles?: string[];
+  /** Native histograms on: Prometheus asks for the protobuf exposition and keeps histograms that have native buckets as native ones only. */
+  nativeHistograms?: boolean;
 }
 
 export interface PromVector {
@@ -68,6 +70,7 @@ export class PrometheusProc {
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      ...(opts.nativeHistograms ? ['--enable-feature=native-histograms'] : []),
     ]);
     const p = new PrometheusProc(lab, ns, port, start(cmd, argv), dir);
     const deadline = Date.now() + 30_000;

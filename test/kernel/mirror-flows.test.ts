@@ -39,7 +39,7 @@ function value(firstNs: number, lastNs: number, packets: [number, number], rttUs
   writeU64(v, FlowStats.offset('rtt.0.count'), rttUs.length);
   writeU64(v, FlowStats.offset('rtt.0.sum_ns'), rttUs.reduce((a, b) => a + b * 1000, 0));
   for (const us of rttUs) {
-    const o = FlowStats.offset(`rtt.0.hist.${bucketOf(us)}`);
+    const o = FlowStats.offset(`rtt.0.hist.${bucketOf('seconds', us * 1000)}`);
     v.writeUInt32LE(v.readUInt32LE(o) + 1, o);
   }
   return v;

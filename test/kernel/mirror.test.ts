@@ -48,7 +48,7 @@ function value(s: Sock, lastNs: number): Buffer {
   writeU64(v, at('srtt_sum_us'), s.srtt.reduce((a, b) => a + b, 0));
   v.writeUInt32LE(s.retrans ?? 0, at('counters.retransmits'));
   for (const us of s.srtt) {
-    const o = SockStats.offset(`srtt_hist.${bucketOf(us)}`);
+    const o = SockStats.offset(`srtt_hist.${bucketOf('seconds', us * 1000)}`);
     v.writeUInt32LE(v.readUInt32LE(o) + 1, o);
   }
   return v;

@@ -1,58 +1,55 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bucketLowerBound, bucketOf, bucketUpperBound, rttBoundsSeconds } from '../../src/flows/histogram.js';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { generate, HEADER_PATH } from '../../bpf/gen/hist2h.js';
 import { HIST_BUCKETS } from '../../src/bpf/layout.js';
-import { HistCounters } from '../../src/flows/counters.js';
+import { bucketOf, kernelBounds, nativeIndex, upperBound, zeroThreshold } from '../../src/flows/histogram.js';
 
-describe('log-linear histogram buckets', () => {
-  it('gives 0..3 a bucket each, then 4 sub-buckets per power of two', () => {
-    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16].map(bucketOf), [0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 11, 12]);
-  });
+const LAST = HIST_BUCKETS - 1;
 
-  it('puts every value inside its bucket bounds', () => {
-    const values = [0, 1, 3, 4, 7, 8, 100, 1000, 1023, 1024, 1025, 65535, 65536, 999_999, 2 ** 24 - 1, 2 ** 24, 7 * 2 ** 23 - 1];
-    for (let e = 2; e < 26; e++) values.push(2 ** e - 1, 2 ** e, 2 ** e + 1, 1.25 * 2 ** e, 1.75 * 2 ** e - 1);
-    for (const v of values) {
-      const b = bucketOf(v);
-      assert.ok(v >= bucketLowerBound(b) && v < bucketUpperBound(b), `${v} in bucket ${b} [${bucketLowerBound(b)}, ${bucketUpperBound(b)})`);
-    }
-  });
-
-  it('has contiguous increasing bounds and a last +Inf bucket from 7 * 2^23', () => {
-    for (let i = 1; i < HIST_BUCKETS; i++) assert.equal(bucketLowerBound(i), bucketUpperBound(i - 1));
-    assert.equal(bucketUpperBound(HIST_BUCKETS - 2), 7 * 2 ** 23);
-    assert.equal(bucketUpperBound(HIST_BUCKETS - 1), Infinity);
-    assert.equal(bucketOf(7 * 2 ** 23), HIST_BUCKETS - 1);
-    assert.equal(bucketOf(2 ** 40), HIST_BUCKETS - 1);
-  });
-
-  it('keeps relative bucket width at most 25% above 4', () => {
-    for (let i = 4; i < HIST_BUCKETS - 1; i++) {
-      assert.ok((bucketUpperBound(i) - bucketLowerBound(i)) / bucketLowerBound(i) <= 0.25);
-    }
-  });
-
-  it('exports bounds in seconds from microseconds', () => {
-    assert.equal(rttBoundsSeconds.length, HIST_BUCKETS - 1);
-    assert.equal(rttBoundsSeconds[0], 1e-6);
-    assert.equal(rttBoundsSeconds[HIST_BUCKETS - 2], (7 * 2 ** 23) / 1e6);
-  });
+test('the kernel bounds are the largest integers inside each native bucket of schema 2', () => {
+  const ns = kernelBounds('seconds').map(Number);
+  for (let k = 0; k < LAST; k++) {
+    const exact = 1e9 * 2 ** (nativeIndex('seconds', k) / 4);
+    assert.ok(ns[k]! <= exact + 1e-6 && exact < ns[k]! + 1, `bucket ${k}: ${ns[k]} vs ${exact}`);
+  }
+  // where 2^(i/4) s is a whole number of nanoseconds, the bound is it, exactly
+  assert.equal(ns[bucketOf('seconds', 1_953_125)], 1_953_125); // 2^-9 s
+  assert.equal(upperBound('seconds', bucketOf('seconds', 1_953_125)), 2 ** -9);
+  assert.equal(upperBound('seconds', bucketOf('seconds', 1e9)), 1);
+  assert.equal(upperBound('seconds', bucketOf('seconds', 1e9 + 1)), 2 ** 0.25);
+  const counts = kernelBounds('count').map(Number);
+  assert.deepEqual(counts.slice(0, 10), [0, 1, 1, 1, 1, 2, 2, 2, 3, 4]); // floor(2^(i/4)), i = -1..8
+  for (let k = LAST; k < counts.length; k++) assert.equal(kernelBounds('count')[k], 2n ** 64n - 1n);
 });
 
-describe('kernel buckets summed from a map value', () => {
-  it('reads the same u32 buckets in place (aligned) and byte by byte (unaligned)', () => {
-    const buckets = Array.from({ length: HIST_BUCKETS }, (_, i) => (i * 2654435761) % 2 ** 32);
-    const at = (shift: number) => {
-      const b = Buffer.alloc(HIST_BUCKETS * 4 + 8);
-      buckets.forEach((v, i) => b.writeUInt32LE(v, shift + i * 4));
-      const h = new HistCounters();
-      h.addBuckets(b, shift, 3, 7);
-      h.addBuckets(b, shift, 1, 1);
-      return { count: h.count, sum: h.sum, hist: [...h.hist] };
-    };
-    const want = { count: 4, sum: 8, hist: buckets.map((v) => 2 * v) };
-    assert.deepEqual(at(0), want);
-    assert.deepEqual(at(4), want);
-    assert.deepEqual(at(1), want);
-  });
+test('bucketOf puts a bound in its bucket and the next integer in the next one', () => {
+  for (const scale of ['seconds', 'count'] as const) {
+    const le = kernelBounds(scale).map(Number);
+    for (let k = 0; k < LAST; k++) {
+      if (k > 0 && le[k] === le[k - 1]) continue; // an empty bucket: no integer inside
+      assert.equal(bucketOf(scale, le[k]!), k);
+      assert.ok(bucketOf(scale, le[k]! + 1) > k);
+    }
+  }
+  assert.equal(bucketOf('seconds', 0), 0);
+  assert.equal(bucketOf('seconds', 1_000), 0); // under 2^(-77/4) s: the zero bucket
+  assert.equal(bucketOf('seconds', 1e12), LAST); // 1000 s: the last bucket takes it
+  assert.equal(bucketOf('count', 0), 0);
+  assert.equal(nativeIndex('count', bucketOf('count', 1)), 0);
+  assert.equal(nativeIndex('count', bucketOf('count', 2)), 4);
+  assert.equal(nativeIndex('count', bucketOf('count', 3)), 7); // (2^(6/4), 2^(7/4)] = (2.83, 3.36]
+});
+
+test('bounds: 2^(i/4) in the exported unit, the zero bucket below the first, +Inf last', () => {
+  assert.equal(upperBound('seconds', 0), zeroThreshold('seconds'));
+  assert.equal(zeroThreshold('seconds'), 2 ** (-77 / 4));
+  assert.equal(upperBound('seconds', LAST - 1), 2 ** (21 / 4)); // then the last bucket: above 38 s
+  assert.equal(upperBound('seconds', LAST), Infinity);
+  assert.equal(upperBound('count', bucketOf('count', 65_536)), 65_536);
+  for (let k = 1; k < LAST; k++) assert.ok(Math.abs(upperBound('seconds', k) / upperBound('seconds', k - 1) - 2 ** 0.25) < 1e-12);
+});
+
+test('bpf/gen/hist_bounds.h is current', () => {
+  assert.equal(readFileSync(HEADER_PATH, 'utf8'), generate(), 'run npm run gen');
 });

@@ -2,24 +2,24 @@
  * OTLP metrics from the same snapshots as /metrics and the same family
  * table (families.ts: those with an OTel name): a MetricProducer that turns
  * the last snapshot into cumulative OTel data points, no second
- * aggregation. Histograms go out as explicit-bucket histograms with the
- * kernel's bucket bounds (the same set as /metrics' `le`): the kernel's
- * sub-buckets are linear within each power of two (1, 1.25, 1.5, 1.75),
- * and OTel's exponential scales are geometric (2^(i/2^scale)), so only
- * scale 0 would map exactly, and it would throw three quarters of the
- * resolution away.
+ * aggregation. Kernel histograms go out as exponential histograms of
+ * scale 2 with every kernel bucket as it is (the kernel's buckets are that
+ * scale's, see src/flows/histogram.ts): OTLP's bucket j is (2^(j/4),
+ * 2^((j+1)/4)], the native index minus one. The kernel's zero bucket is the
+ * zero count.
  */
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import {
   AggregationTemporality,
   DataPointType,
   type CollectionResult,
+  type ExponentialHistogram,
   type MetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
-import type { Config } from '../../config/options.js';
-import { foldBuckets, type BucketPlan } from '../buckets.js';
-import { AGENT_FAMILIES, histogramPlans, seriesFamilies, seriesHas, type AgentFamily, type Family, type SeriesFamily } from '../families.js';
+import { nativeIndex, SCHEMA, type Scale } from '../../flows/histogram.js';
+import type { HistCounters } from '../../flows/counters.js';
+import { AGENT_FAMILIES, seriesFamilies, seriesHas, type AgentFamily, type Family, type SeriesFamily } from '../families.js';
 import type { Snapshot } from '../snapshot.js';
 import type { WallClock } from '../../time.js';
 
@@ -29,20 +29,15 @@ type Point = { startTime: HrTime; endTime: HrTime; attributes: Attributes };
 
 export class SnapshotProducer implements MetricProducer {
   private snap: Snapshot | null = null;
-  private readonly plans: ReadonlyMap<SeriesFamily, BucketPlan>;
-  /** each plan's bounds as the data points carry them: one array, shared by every point */
-  private readonly boundaries = new Map<SeriesFamily, number[]>();
   private readonly series: readonly SeriesFamily[];
   private readonly agent: readonly AgentFamily[] = AGENT_FAMILIES.filter((f: AgentFamily) => f.otel);
 
   constructor(
     private readonly startMs: number,
     private readonly toWallMs: WallClock,
-    opts: { localRtt: boolean; histograms: Config['histograms'] },
+    opts: { localRtt: boolean },
   ) {
     this.series = seriesFamilies(opts).filter((f) => f.otel);
-    this.plans = histogramPlans(this.series, opts.histograms);
-    for (const [f, plan] of this.plans) this.boundaries.set(f, [...plan.bounds]);
   }
 
   update(snap: Snapshot): void {
@@ -61,25 +56,42 @@ export class SnapshotProducer implements MetricProducer {
     const out: MetricData[] = [];
     for (const f of this.series) {
       const points: (Point & { value: number })[] = [];
-      const hists: (Point & { value: { buckets: { boundaries: number[]; counts: number[] }; sum: number; count: number; hasMinMax: false } })[] = [];
+      const hists: (Point & { value: ExponentialHistogram })[] = [];
       for (const s of snap.series) {
         if (!seriesHas(f, s)) continue;
         if (f.hist) {
-          const h = f.hist.pick(s);
-          const counts = foldBuckets(h, this.plans.get(f)!);
-          const value = { buckets: { boundaries: this.boundaries.get(f)!, counts }, sum: h.sum * f.hist.sumScale, count: counts.reduce((x, y) => x + y, 0), hasMinMax: false as const };
-          hists.push({ ...base, attributes: s.labels, value });
+          hists.push({ ...base, attributes: s.labels, value: exponential(f.hist.pick(s), f.hist.scale, f.hist.sumScale) });
         } else {
           f.values!(s).forEach((value, i) => points.push({ ...base, attributes: { ...s.labels, ...f.labels?.[i] }, value }));
         }
       }
-      out.push(f.hist ? { ...head(f), dataPointType: DataPointType.HISTOGRAM, dataPoints: hists } : scalar(f, points));
+      out.push(f.hist ? { ...head(f), dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM, dataPoints: hists } : scalar(f, points));
     }
     for (const f of this.agent) {
       out.push(scalar(f, f.values(snap).map(([attributes, value]) => ({ ...base, attributes, value }))));
     }
     return out;
   }
+}
+
+/** A kernel histogram as OTLP's exponential one: the buckets from the first to the last that holds samples. */
+export function exponential(h: HistCounters, scale: Scale, sumScale: number): ExponentialHistogram {
+  const hist = h.hist;
+  let first = 1;
+  let last = hist.length - 1;
+  while (first <= last && hist[first] === 0) first++;
+  while (last >= first && hist[last] === 0) last--;
+  const bucketCounts = Array.from(hist.subarray(first, last + 1));
+  let count = hist[0]!;
+  for (const c of bucketCounts) count += c;
+  return {
+    count,
+    sum: h.sum * sumScale,
+    scale: SCHEMA,
+    zeroCount: hist[0]!,
+    positive: { offset: bucketCounts.length ? nativeIndex(scale, first) - 1 : 0, bucketCounts },
+    negative: { offset: 0, bucketCounts: [] },
+  };
 }
 
 function head(f: Family) {
