@@ -142,7 +142,7 @@ async function measure(lab: Lab, n: number): Promise<{ idle: Row; busy: Row }> {
         series,
         linesPerSeries: median('lines') / series,
         bytesPerSeries: median('bytes') / series,
-        // the first scrape after the window covers it (prom-client resets the histogram at each scrape)
+        // the first scrape after the window covers it (the agent starts the delay histogram anew at each scrape)
         stallMs: Math.max(...scrapes.map((s) => value(s.samples, 'nodejs_eventloop_lag_max_seconds'))) * 1000,
         roundFlowsMs: value(m, 'tcpulse_source_duration_seconds', { source: 'flows' }) * 1000,
         roundSocketsMs: value(m, 'tcpulse_source_duration_seconds', { source: 'sockets' }) * 1000,

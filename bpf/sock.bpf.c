@@ -46,17 +46,23 @@ const volatile struct sock_cfg scfg = {
 	.sample_interval_ns = 0,
 	.qlog = 0,
 	.qlog_max_records = 0,
+	.hists = 1,
 };
 
+/* The bytes of a sock_stats before its histograms: a socks value when scfg.hists is 0. */
+#define SOCK_STATS_HEAD offsetof(struct sock_stats, srtt_hist)
+
 /* One entry per socket; the agent sizes it (32768 by default, preallocated:
- * ~33 MiB). Not LRU: a full table keeps measuring the sockets it holds and
- * refuses new ones (counted); a socket's close sends its entry, and the agent
- * removes it, and idle ones. */
+ * ~7 MiB without histograms, ~33 MiB with). Not LRU: a full table keeps
+ * measuring the sockets it holds and refuses new ones (counted); a socket's
+ * close sends its entry, and the agent removes it, and idle ones. Sizes,
+ * not BTF types: the agent shortens the values to SOCK_STATS_HEAD when the
+ * histograms are off, and a BTF value type would have to match. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768);
-	__type(key, __u64); /* struct sock * */
-	__type(value, struct sock_stats);
+	__uint(key_size, sizeof(__u64)); /* struct sock * */
+	__uint(value_size, sizeof(struct sock_stats));
 } socks SEC(".maps");
 
 struct {
@@ -192,10 +198,12 @@ static __always_inline void emit(__u32 type, const struct sock_key *k, const str
 }
 
 /* The completion record: the whole entry, so that the close counts even
- * when the entry is overwritten before the agent reads the table. */
-static __always_inline void emit_closed(__u64 id, const struct sock_stats *st)
+ * when the entry is overwritten before the agent reads the table; as long
+ * as the entry (without histograms when scfg.hists is 0). */
+static __always_inline void emit_closed_as(__u64 id, const struct sock_stats *st, const __u32 size)
 {
-	struct sock_closed_event *ev = bpf_ringbuf_reserve(&sock_events, sizeof(*ev), 0);
+	struct sock_closed_event *ev =
+		bpf_ringbuf_reserve(&sock_events, offsetof(struct sock_closed_event, st) + size, 0);
 
 	if (!ev) {
 		sstat_inc(SSTAT_EVENTS_LOST);
@@ -204,8 +212,17 @@ static __always_inline void emit_closed(__u64 id, const struct sock_stats *st)
 	ev->type = SOCK_EV_CLOSED;
 	ev->_pad = 0;
 	ev->id = id;
-	__builtin_memcpy(&ev->st, st, sizeof(*st));
+	__builtin_memcpy(&ev->st, st, size);
 	bpf_ringbuf_submit(ev, 0);
+}
+
+/* Inlined with a constant size each: the ring reservation and the copy need one. */
+static __always_inline void emit_closed(__u64 id, const struct sock_stats *st)
+{
+	if (scfg.hists)
+		emit_closed_as(id, st, sizeof(*st));
+	else
+		emit_closed_as(id, st, SOCK_STATS_HEAD);
 }
 
 #include "sock_qlog.h"

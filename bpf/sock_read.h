@@ -48,6 +48,8 @@ static __always_inline void read_state(struct tcp_sock *tp, struct sock_stats *s
 		s->srtt_min_us = srtt;
 	if (srtt > s->srtt_max_us)
 		s->srtt_max_us = srtt;
+	if (!scfg.hists)
+		return; /* the values end here: the verifier drops what follows */
 	b = hist_bucket_ns((__u64)srtt * 1000);
 	barrier_var(b);
 	if (b < HIST_BUCKETS)

@@ -225,6 +225,12 @@ struct sock_summary {
  * again when it closes. The tuple is kept here from the first event where
  * it is complete; key.sport == 0 means not yet.
  */
+/*
+ * A socket's entry. Its histograms come last: when the agent exports no
+ * srtt or cwnd buckets (sock_cfg.hists 0, the default) it sizes the socks
+ * values to end before them (SOCK_STATS_HEAD), so that an entry is a fifth
+ * as large and its completion record too.
+ */
 struct sock_stats {
 	struct sock_key key;
 	__u64 last_sample_ns; /* for sock_cfg.sample_interval_ns */
@@ -296,6 +302,8 @@ struct sock_cfg {
 	__u64 sample_interval_ns; /* minimum gap between two srtt/cwnd samples of a socket */
 	__u32 qlog;		  /* enum qlog_cfg_flag */
 	__u32 qlog_max_records;	  /* metrics records per traced socket, then counted as cut */
+	__u32 hists; /* 1: sockets keep srtt and cwnd histograms; 0: the socks values end before them */
+	__u32 _pad;
 };
 
 /* ---- qlog: per-packet and per-ACK records of a few traced connections ----

@@ -18,6 +18,7 @@ import { InterfaceWatcher, resolveInterfaces } from './probes/watcher.js';
 import { PrometheusExporter } from './export/prometheus.js';
 import type { Enricher } from './k8s/enricher.js';
 import { Labeler } from './flows/labels.js';
+import { bucketShape } from './flows/counters.js';
 import { enableRunTimeStats, programStats } from './bpf/progstats.js';
 import { ConnectionLog } from './export/connlog.js';
 import { monoNs, toWallMs } from './time.js';
@@ -70,6 +71,7 @@ export class Agent {
         intervalMs: config.intervalMs,
         minRttWindowMs: config.rtt.minRttWindowMs,
         deletedPodGraceMs: k.deletedPodGraceMs,
+        buckets: bucketShape({ localRtt: config.rtt.localSide, histograms: config.histograms }),
       },
       packets,
       sockets,
@@ -232,6 +234,7 @@ export class Agent {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+    this.prom.close();
     await this.running; // the maps stay until the round reading them ends
     try {
       this.round.flushSockEvents(monoNs());

@@ -10,6 +10,7 @@ import { nameOf } from './bpf/codec.js';
 import type { PacketProbe } from './probes/packets.js';
 import type { MptcpConnection, SocketProbe } from './probes/sockets.js';
 import { Rollup } from './flows/rollup.js';
+import type { BucketShape } from './flows/counters.js';
 import { MapMirror, type RoundStats } from './flows/mirror.js';
 import { flowKind } from './flows/flowtable.js';
 import { SockKind } from './flows/socktable.js';
@@ -31,6 +32,8 @@ export interface RoundConfig {
   intervalMs: number;
   minRttWindowMs: number;
   deletedPodGraceMs: number;
+  /** which histograms keep buckets (families.ts, bucketShape) */
+  buckets: BucketShape;
 }
 
 export type RoundSnapshot = Pick<Snapshot, 'timeNs' | 'series' | 'kernel' | 'sockKernel' | 'tables' | 'overflowTotal' | 'roundSeconds' | 'sources' | 'flowEvents'>;
@@ -64,7 +67,7 @@ export class Round {
     private readonly pods: PodIndex | null,
     private readonly log: Logger,
   ) {
-    this.rollup = new Rollup(config.maxSeries, labeler.labelNames);
+    this.rollup = new Rollup(config.maxSeries, labeler.labelNames, config.buckets);
     const timeouts = { idleNs: config.flowIdleTimeoutMs * 1e6, closedNs: config.flowClosedTimeoutMs * 1e6 };
     const generation = () => labeler.generation;
     this.flowKind = flowKind(this.rollup, labeler, config.minRttWindowMs * 1e6);

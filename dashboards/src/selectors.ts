@@ -17,7 +17,7 @@
 import type { SampleName } from '../../src/export/families.js';
 import type { Variable } from './model.js';
 
-/** What a selector may name: the agent's samples (the family table), and the process metrics prom-client adds. */
+/** What a selector may name: the agent's samples (the family table), and the process metrics (src/export/process.ts). */
 export type Metric = SampleName | `process_${string}`;
 
 /** Grafana's rate window: at least four scrape intervals. */

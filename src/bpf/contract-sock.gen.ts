@@ -300,12 +300,15 @@ export const SockCfg = struct('sock_cfg', {
   sample_interval_ns: u64,
   qlog: u32,
   qlog_max_records: u32,
+  hists: u32,
+  _pad: u32,
 });
 
 export interface SockCfgValue {
   sampleIntervalNs: number;
   qlog: number;
   qlogMaxRecords: number;
+  hists: number;
 }
 
 export function readSockCfg(b: Buffer, o = 0): SockCfgValue {
@@ -313,6 +316,7 @@ export function readSockCfg(b: Buffer, o = 0): SockCfgValue {
     sampleIntervalNs: readU64(b, o),
     qlog: b.readUInt32LE(o + 8),
     qlogMaxRecords: b.readUInt32LE(o + 12),
+    hists: b.readUInt32LE(o + 16),
   };
 }
 
@@ -320,10 +324,11 @@ export function writeSockCfgTo(b: Buffer, o: number, v: SockCfgValue): void {
   writeU64(b, o, v.sampleIntervalNs);
   b.writeUInt32LE(v.qlog, o + 8);
   b.writeUInt32LE(v.qlogMaxRecords, o + 12);
+  b.writeUInt32LE(v.hists, o + 16);
 }
 
 export function writeSockCfg(v: SockCfgValue): Buffer {
-  const b = Buffer.alloc(16);
+  const b = Buffer.alloc(24);
   writeSockCfgTo(b, 0, v);
   return b;
 }

@@ -105,6 +105,7 @@ export const libbpf = {
     n: number,
   ) => number,
   map_max_entries: lib.func('uint32_t bpf_map__max_entries(bpf_map *map)') as (map: Ptr) => number,
+  map_set_value_size: lib.func('int bpf_map__set_value_size(bpf_map *map, uint32_t size)') as (map: Ptr, size: number) => number,
   map_reuse_fd: lib.func('int bpf_map__reuse_fd(bpf_map *map, int fd)') as (map: Ptr, fd: number) => number,
   map_key_size: lib.func('uint32_t bpf_map__key_size(bpf_map *map)') as (map: Ptr) => number,
   map_value_size: lib.func('uint32_t bpf_map__value_size(bpf_map *map)') as (map: Ptr) => number,

@@ -67,6 +67,12 @@ export class BpfObject<M extends string = string, P extends string = string> {
     check(`set max_entries of ${mapName}`, libbpf.map_set_max_entries(this.mapPtr(mapName), n));
   }
 
+  /** Shortens (or lengthens) a map's values: for maps declared by size, not by BTF type. */
+  setValueSize(mapName: M, size: number): void {
+    this.beforeLoad('setValueSize');
+    check(`set value_size of ${mapName}`, libbpf.map_set_value_size(this.mapPtr(mapName), size));
+  }
+
   /** Uses another object's map (by fd) instead of creating this one's: both then share it. */
   reuseMap(mapName: M, fd: number): void {
     this.beforeLoad('reuseMap');

@@ -89,7 +89,7 @@ export const OPTIONS = {
   bpfStats: opt(P.bool(), true, 'per-program run counts and run time (two clock reads per run; needs CAP_SYS_ADMIN)'),
   sockets: group('signals of the node’s own sockets, from the kernel’s TCP tracepoints', {
     enabled: opt(P.bool(), true, 'srtt, cwnd, retransmits, lifecycle and MPTCP of sockets on this node', { flag: 'no-sockets', sets: false, flagDoc: 'packet path only: no socket signals' }),
-    tableSize: opt(P.integer(64, 4_194_304), 32768, 'kernel socket table entries (~1 KB each, preallocated); when full, new sockets are not tracked (counted)'),
+    tableSize: opt(P.integer(64, 4_194_304), 32768, 'kernel socket table entries (preallocated: 200 B each, 1 KB when srtt or cwnd buckets are exported); when full, new sockets are not tracked (counted)'),
     hooks: opt(P.choices(HOOK_FAMILIES, { minItems: 1 }), [...HOOK_FAMILIES], 'hook families to try, best first'),
     sampleIntervalMs: opt(P.duration(), 1, 'minimum gap between two srtt/cwnd samples of one socket (0: every tcp_probe)', { file: 'sampleInterval' }),
   }),

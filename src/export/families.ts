@@ -241,7 +241,7 @@ export function histogramPlans(families: readonly SeriesFamily[], spacings: Conf
   return new Map(families.flatMap((f) => (f.hist ? [[f, bucketPlan(spacings[f.hist.spacing], f.hist)] as const] : [])));
 }
 
-/** Families prom-client itself exports next to ours (process_*, nodejs_* come with it). */
+/** The exposition's own family (process_* and nodejs_* are process.ts'). */
 export const SCRAPE_FAMILY = { name: 'tcpulse_scrape_duration_seconds', help: 'Time to render /metrics.', kind: 'histogram' } as const;
 
 /** Every name the agent exports under its prefix: what dashboards and alerts may select. */

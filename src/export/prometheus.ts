@@ -1,64 +1,53 @@
 /**
  * Prometheus exposition of snapshots, from the family table (families.ts),
- * in the format the scraper asks for (accept.ts): the text format, or the
- * protobuf one (proto.ts) with native histograms. The series families
- * (thousands of series) are written straight from the last snapshot, once
- * per snapshot and format, keeping the kernel's buckets; the agent's own
- * families go through a prom-client registry, next to its process and
- * Node.js metrics. Nothing is observed twice.
+ * in the format the scraper asks for (accept.ts): the text format (text.ts),
+ * or the protobuf one (proto.ts) with native histograms. The series
+ * families (thousands of series) are written straight from the last
+ * snapshot, once per snapshot and format, keeping the kernel's buckets;
+ * the agent's own families, the process' (process.ts) and the scrape
+ * duration are written at each scrape. Nothing is observed twice, and no
+ * metrics library sits in between.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import client from 'prom-client';
 import type { Config } from '../config/options.js';
-import { AGENT_FAMILIES, histogramPlans, SCRAPE_FAMILY, seriesFamilies, seriesHas, type AgentFamily, type SeriesFamily } from './families.js';
+import { AGENT_FAMILIES, histogramPlans, SCRAPE_FAMILY, seriesFamilies, seriesHas, type LabelSet, type SeriesFamily } from './families.js';
 import type { BucketPlan } from './buckets.js';
-import type { Snapshot } from './snapshot.js';
-import type { SeriesView } from './snapshot.js';
 import type { Format } from './accept.js';
+import { PROCESS_FAMILIES, ProcessMetrics } from './process.js';
 import { classicHistogram, familyHead, kernelHistogram, labelPairs, PROTOBUF_TYPE, scalar, TYPE, type ClassicBuckets } from './proto.js';
 import { ProtoWriter } from './protobuf.js';
-import { header, histogram, labelString, sample, smallHistogram } from './text.js';
+import type { SeriesView, Snapshot } from './snapshot.js';
+import { header, histogram, labelString, sample, classicHistogram as textClassic } from './text.js';
 
 /** Series (of one family) written between two turns of the event loop: ~5 ms of work. */
 const SAMPLES_PER_TURN = 500;
+const TEXT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+/** Bounds of tcpulse_scrape_duration_seconds. */
+const SCRAPE_BOUNDS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
-/** A prom-client metric whose values come from the last snapshot at scrape time. */
-class FamilyMetric {
-  readonly name: string;
-  readonly help: string;
-  readonly type: 'counter' | 'gauge';
+type Kind = 'counter' | 'gauge' | 'histogram';
 
-  constructor(
-    private readonly family: AgentFamily,
-    private readonly snap: () => Snapshot | null,
-  ) {
-    this.name = family.name;
-    this.help = family.help;
-    this.type = family.kind;
-  }
-
-  get() {
-    const s = this.snap();
-    const values = s ? this.family.values(s).map(([labels, value]) => ({ labels, value })) : [];
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
-  }
-
-  reset(): void {}
-}
-
-export interface PrometheusOptions {
-  localRtt: boolean;
-  histograms: Config['histograms'];
-}
-
-/** Writes the series families in one format, family by family, series by series. */
-interface SeriesEncoder {
-  family(f: SeriesFamily): void;
+/** Writes families in one format: a family, then its samples. */
+interface Encoder {
+  family(name: string, help: string, kind: Kind): void;
+  /** a series family's samples for one series */
   series(f: SeriesFamily, s: SeriesView, i: number): void;
+  scalar(name: string, labels: LabelSet, value: number, kind: 'counter' | 'gauge'): void;
+  histogram(name: string, labels: LabelSet, buckets: ClassicBuckets, sum: number, count: number): void;
   finish(): Buffer;
 }
 
-class TextEncoder implements SeriesEncoder {
+/** The small integer histograms' buckets 1..max, cumulative, and their count. */
+function smallBuckets(counts: ReadonlyMap<number, number>, max: number): { buckets: ClassicBuckets; count: number } {
+  const buckets: [number, number][] = [];
+  let cum = 0;
+  for (let le = 1; le <= max; le++) buckets.push([le, (cum += counts.get(le) ?? 0)]);
+  let count = 0;
+  for (const c of counts.values()) count += c;
+  return { buckets, count };
+}
+
+class TextEncoder implements Encoder {
   private readonly out: string[] = [];
   /** once per series, not per family */
   private readonly labels: readonly string[];
@@ -71,18 +60,28 @@ class TextEncoder implements SeriesEncoder {
     this.labels = series.map((s) => labelString(s.labels));
   }
 
-  family(f: SeriesFamily): void {
-    header(this.out, f.name, f.kind, f.help);
+  family(name: string, help: string, kind: Kind): void {
+    header(this.out, name, kind, help);
   }
 
   series(f: SeriesFamily, s: SeriesView, i: number): void {
     const labels = this.labels[i]!;
     if (f.hist) histogram(this.out, f.name, labels, f.hist.pick(s), this.plans.get(f)!, f.hist.sumScale);
-    else if (f.small) smallHistogram(this.out, f.name, labels, f.small.counts(s), f.small.sum(s), f.small.max);
-    else {
+    else if (f.small) {
+      const { buckets, count } = smallBuckets(f.small.counts(s), f.small.max);
+      textClassic(this.out, f.name, labels, buckets, f.small.sum(s), count);
+    } else {
       const extras = this.extras.get(f)!;
       f.values!(s).forEach((v, j) => sample(this.out, f.name, labels, v, extras[j]));
     }
+  }
+
+  scalar(name: string, labels: LabelSet, value: number): void {
+    sample(this.out, name, labelString(labels), value);
+  }
+
+  histogram(name: string, labels: LabelSet, buckets: ClassicBuckets, sum: number, count: number): void {
+    textClassic(this.out, name, labelString(labels), buckets, sum, count);
   }
 
   finish(): Buffer {
@@ -90,15 +89,7 @@ class TextEncoder implements SeriesEncoder {
   }
 }
 
-/** The small integer histograms' buckets 1..max, cumulative. */
-function smallBuckets(counts: ReadonlyMap<number, number>, max: number): ClassicBuckets {
-  const out: [number, number][] = [];
-  let cum = 0;
-  for (let le = 1; le <= max; le++) out.push([le, (cum += counts.get(le) ?? 0)]);
-  return out;
-}
-
-class ProtoEncoder implements SeriesEncoder {
+class ProtoEncoder implements Encoder {
   private readonly out = new ProtoWriter(1 << 16);
   private readonly body = new ProtoWriter(1 << 16);
   private open = false;
@@ -108,10 +99,10 @@ class ProtoEncoder implements SeriesEncoder {
     private readonly extras: ReadonlyMap<SeriesFamily, readonly Buffer[]>,
   ) {}
 
-  family(f: SeriesFamily): void {
+  family(name: string, help: string, kind: Kind): void {
     this.close();
     this.body.reset();
-    familyHead(this.body, f.name, f.help, TYPE[f.kind]);
+    familyHead(this.body, name, help, TYPE[kind]);
     this.open = true;
   }
 
@@ -124,15 +115,21 @@ class ProtoEncoder implements SeriesEncoder {
     const labels = labelPairs(s.labels);
     if (f.hist) kernelHistogram(this.body, [labels], f.hist.pick(s), this.plans.get(f)!, f.hist.scale, f.hist.sumScale);
     else if (f.small) {
-      const counts = f.small.counts(s);
-      let total = 0;
-      for (const c of counts.values()) total += c;
-      classicHistogram(this.body, [labels], smallBuckets(counts, f.small.max), f.small.sum(s), total);
+      const { buckets, count } = smallBuckets(f.small.counts(s), f.small.max);
+      classicHistogram(this.body, [labels], buckets, f.small.sum(s), count);
     } else {
       const extras = this.extras.get(f)!;
       const type = TYPE[f.kind];
       f.values!(s).forEach((v, j) => scalar(this.body, type, extras[j] ? [labels, extras[j]] : [labels], v));
     }
+  }
+
+  scalar(_name: string, labels: LabelSet, value: number, kind: 'counter' | 'gauge'): void {
+    scalar(this.body, TYPE[kind], [labelPairs(labels)], value);
+  }
+
+  histogram(_name: string, labels: LabelSet, buckets: ClassicBuckets, sum: number, count: number): void {
+    classicHistogram(this.body, [labelPairs(labels)], buckets, sum, count);
   }
 
   finish(): Buffer {
@@ -141,48 +138,23 @@ class ProtoEncoder implements SeriesEncoder {
   }
 }
 
-/** prom-client's metrics (the agent's families, process, Node.js) as protobuf families. */
-function registryProto(metrics: Awaited<ReturnType<client.Registry['getMetricsAsJSON']>>): Buffer {
-  const out = new ProtoWriter();
-  const body = new ProtoWriter();
-  for (const m of metrics) {
-    body.reset();
-    const kind = String(m.type); // a string at run time, whatever the typings say
-    const type = kind === 'counter' || kind === 'gauge' || kind === 'histogram' ? TYPE[kind] : TYPE.untyped;
-    familyHead(body, m.name, m.help, type);
-    if (kind === 'histogram') {
-      // bucket, sum and count samples, grouped by their labels but le
-      const byLabels = new Map<string, { labels: Record<string, string>; buckets: [number, number][]; sum: number; count: number }>();
-      for (const v of m.values) {
-        const { le, ...rest } = v.labels as Record<string, string | number>;
-        const key = JSON.stringify(rest);
-        let h = byLabels.get(key);
-        if (!h) byLabels.set(key, (h = { labels: Object.fromEntries(Object.entries(rest).map(([k, x]) => [k, String(x)])), buckets: [], sum: 0, count: 0 }));
-        const name = (v as { metricName?: string }).metricName ?? '';
-        if (name.endsWith('_bucket') && le !== '+Inf') h.buckets.push([Number(le), v.value]);
-        else if (name.endsWith('_sum')) h.sum = v.value;
-        else if (name.endsWith('_count')) h.count = v.value;
-      }
-      for (const h of byLabels.values()) classicHistogram(body, [labelPairs(h.labels)], h.buckets, h.sum, h.count);
-    } else {
-      for (const v of m.values) scalar(body, type, [labelPairs(Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)])))], v.value);
-    }
-    out.delimitedFrom(body);
-  }
-  return out.finish();
+export interface PrometheusOptions {
+  localRtt: boolean;
+  histograms: Config['histograms'];
 }
 
 export class PrometheusExporter {
-  readonly registry = new client.Registry();
   private snap: Snapshot | null = null;
   /** the series families of a snapshot, per format, made by the first scrape after it */
   private readonly written = new Map<Format, { snap: Snapshot | null; bytes: Promise<Buffer> }>();
-  private readonly scrapeDuration: client.Histogram;
   private readonly plans: ReadonlyMap<SeriesFamily, BucketPlan>;
   private readonly series: readonly SeriesFamily[];
   /** per series family, its own label sets, as text (`k="v"`) and as protobuf label pairs */
   private readonly extras = new Map<SeriesFamily, readonly string[]>();
   private readonly protoExtras = new Map<SeriesFamily, readonly Buffer[]>();
+  private readonly process = new ProcessMetrics();
+  /** scrape durations: per bound, not cumulative; their sum */
+  private readonly scrapes = { counts: new Array<number>(SCRAPE_BOUNDS.length + 1).fill(0), sum: 0 };
 
   constructor(opts: PrometheusOptions) {
     this.series = seriesFamilies(opts);
@@ -191,23 +163,14 @@ export class PrometheusExporter {
       this.extras.set(f, (f.labels ?? []).map((set) => labelString(set)));
       this.protoExtras.set(f, (f.labels ?? []).map((set) => labelPairs(set)));
     }
-    const r = this.registry;
-    for (const f of AGENT_FAMILIES) r.registerMetric(new FamilyMetric(f, () => this.snap) as unknown as client.Metric);
-    this.scrapeDuration = new client.Histogram({
-      name: SCRAPE_FAMILY.name,
-      help: SCRAPE_FAMILY.help,
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers: [r],
-    });
-    client.collectDefaultMetrics({ register: r });
-    // gauges named like counters: promtool rejects them, nobody needs them
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-      r.removeSingleMetric(name);
-    }
   }
 
   update(snap: Snapshot): void {
     this.snap = snap;
+  }
+
+  private encoder(format: Format, series: readonly SeriesView[]): Encoder {
+    return format === 'text' ? new TextEncoder(series, this.plans, this.extras) : new ProtoEncoder(this.plans, this.protoExtras);
   }
 
   /** The series families, from the last snapshot: written once per snapshot and format, whatever the number of scrapes. */
@@ -220,10 +183,10 @@ export class PrometheusExporter {
   /** Gives the event loop a turn every SAMPLES_PER_TURN series samples: thousands of series never stall it. */
   private async writeSeries(snap: Snapshot | null, format: Format): Promise<Buffer> {
     const series = snap?.series ?? [];
-    const enc: SeriesEncoder = format === 'text' ? new TextEncoder(series, this.plans, this.extras) : new ProtoEncoder(this.plans, this.protoExtras);
+    const enc = this.encoder(format, series);
     let samples = 0;
     for (const f of this.series) {
-      enc.family(f);
+      enc.family(f.name, f.help, f.kind);
       for (let i = 0; i < series.length; i++) {
         const s = series[i]!;
         if (!seriesHas(f, s)) continue;
@@ -234,19 +197,45 @@ export class PrometheusExporter {
     return enc.finish();
   }
 
-  /** /metrics: the series families, then the agent's own and prom-client's (process, Node.js). */
+  /** The agent's own families, the process', and the scrape durations so far: a few dozen samples, at each scrape. */
+  private writeAgent(format: Format): Buffer {
+    const enc = this.encoder(format, []);
+    const snap = this.snap;
+    for (const f of AGENT_FAMILIES) {
+      enc.family(f.name, f.help, f.kind);
+      if (snap) for (const [labels, v] of f.values(snap)) enc.scalar(f.name, labels, v, f.kind);
+    }
+    const p = this.process.sample();
+    for (const f of PROCESS_FAMILIES) {
+      enc.family(f.name, f.help, f.kind);
+      enc.scalar(f.name, {}, f.value(p), f.kind);
+    }
+    enc.family(SCRAPE_FAMILY.name, SCRAPE_FAMILY.help, SCRAPE_FAMILY.kind);
+    let cum = 0;
+    const buckets = SCRAPE_BOUNDS.map((b, i) => [b, (cum += this.scrapes.counts[i]!)] as const);
+    enc.histogram(SCRAPE_FAMILY.name, {}, buckets, this.scrapes.sum, cum + this.scrapes.counts.at(-1)!);
+    return enc.finish();
+  }
+
+  /** /metrics: the series families, then the agent's own and the process'. */
   async render(format: Format = 'text'): Promise<Buffer> {
-    const end = this.scrapeDuration.startTimer();
+    const t0 = performance.now();
     try {
       const series = await this.renderSeries(format);
-      const rest = format === 'text' ? Buffer.from('\n' + (await this.registry.metrics())) : registryProto(await this.registry.getMetricsAsJSON());
-      return Buffer.concat([series, rest]);
+      return Buffer.concat([series, this.writeAgent(format)]);
     } finally {
-      end();
+      const seconds = (performance.now() - t0) / 1000;
+      const i = SCRAPE_BOUNDS.findIndex((b) => seconds <= b);
+      this.scrapes.counts[i < 0 ? SCRAPE_BOUNDS.length : i]!++;
+      this.scrapes.sum += seconds;
     }
   }
 
   contentType(format: Format): string {
-    return format === 'text' ? this.registry.contentType : PROTOBUF_TYPE;
+    return format === 'text' ? TEXT_TYPE : PROTOBUF_TYPE;
+  }
+
+  close(): void {
+    this.process.close();
   }
 }

@@ -81,6 +81,7 @@ const MAX_GAP = 2;
  */
 export function kernelHistogram(w: ProtoWriter, labels: readonly Uint8Array[], h: HistCounters, plan: BucketPlan, scale: Scale, sumScale: number): void {
   const hist = h.hist;
+  if (hist.length === 0) return classicHistogram(w, labels, [], h.sum * sumScale, h.count); // spacing none: count and sum alone
   let count = 0;
   for (let k = 0; k < hist.length; k++) count += hist[k]!;
   w.message(F.family.metric, (m) => {

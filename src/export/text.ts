@@ -72,22 +72,18 @@ export function histogram(out: string[], name: string, labels: string, r: HistCo
   for (; k < r.hist.length; k++) cum += r.hist[k]!;
   // count is the bucket total: the kernel bumps count and bucket separately,
   // and a reader between the two must not see +Inf and _count disagree
+  // (a histogram without buckets, spacing none, has its count alone)
+  if (r.hist.length === 0) cum = r.count;
   out.push(`${bucket}${le[plan.indices.length]}} ${cum}`);
   out.push(`${withLabels(`${name}_sum`, labels)} ${r.sum * sumScale}`);
   out.push(`${withLabels(`${name}_count`, labels)} ${cum}`);
 }
 
-/** A histogram of small integers (subflows per connection): bounds 1..max, then +Inf. */
-export function smallHistogram(out: string[], name: string, labels: string, counts: ReadonlyMap<number, number>, sum: number, max: number): void {
+/** A classic histogram from cumulative [bound, count] pairs; +Inf is the count. */
+export function classicHistogram(out: string[], name: string, labels: string, buckets: readonly (readonly [number, number])[], sum: number, count: number): void {
   const bucket = `${name}_bucket{${labels ? labels + ',' : ''}`;
-  let total = 0;
-  for (const c of counts.values()) total += c;
-  let cum = 0;
-  for (let le = 1; le <= max; le++) {
-    cum += counts.get(le) ?? 0;
-    out.push(`${bucket}le="${le}"} ${cum}`);
-  }
-  out.push(`${bucket}le="+Inf"} ${total}`);
+  for (const [le, cum] of buckets) out.push(`${bucket}le="${formatValue(le)}"} ${cum}`);
+  out.push(`${bucket}le="+Inf"} ${count}`);
   out.push(`${withLabels(`${name}_sum`, labels)} ${sum}`);
-  out.push(`${withLabels(`${name}_count`, labels)} ${total}`);
+  out.push(`${withLabels(`${name}_count`, labels)} ${count}`);
 }

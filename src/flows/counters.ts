@@ -5,6 +5,7 @@
  * A histogram keeps its kernel buckets, the sample count and their sum.
  */
 import { readU64 } from '../bpf/codec.js';
+import type { Config } from '../config/options.js';
 import { FLOW_RTT_HIST, FlowStats, HIST_BUCKETS, SOCK_COUNTER_NAMES, SOCK_CWND_HIST, SOCK_SRTT_HIST, SOCK_SUMMARY, SockCounters, SockSummary, type SockCounterName } from '../bpf/layout.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -22,11 +23,49 @@ const SOCK_COUNTERS = SockCounters.fields.map((f) => ({ off: at('counters') + f.
 const SOCK_COUNTER_INDEX = Object.fromEntries(SOCK_COUNTER_NAMES.map((n, i) => [n, i])) as Record<SockCounterName, number>;
 const SOCK = { srttCount: at('srtt_count'), srttSum: at('srtt_sum_us'), cwndSum: at('cwnd_sum') } as const;
 
+/**
+ * Which histograms keep their kernel buckets: those some exporter writes
+ * buckets of (config `histograms`, `rtt.localSide`). The others keep only
+ * their count and sum: a round then reads no bucket of them, and a series
+ * holds none (the buckets are 3/4 of a series' memory).
+ */
+export interface BucketShape {
+  /** passive RTT, [dst side, src side] */
+  readonly rtt: readonly [boolean, boolean];
+  readonly srtt: boolean;
+  readonly cwnd: boolean;
+}
+
+export const ALL_BUCKETS: BucketShape = { rtt: [true, true], srtt: true, cwnd: true };
+
+/**
+ * The buckets the exporters need: those of histograms exported with buckets
+ * (a spacing other than `none`; the local side only when exported). `none`
+ * means count and sum alone in every form: text, protobuf and OTLP.
+ */
+export function bucketShape(opts: { localRtt: boolean; histograms: Config['histograms'] }): BucketShape {
+  const h = opts.histograms;
+  return { rtt: [h.rtt !== 'none', opts.localRtt && h.rtt !== 'none'], srtt: h.srtt !== 'none', cwnd: h.cwnd !== 'none' };
+}
+
+/** u32 views over the ArrayBuffers that map batches are read into: one each, not one per entry and histogram. */
+const u32Views = new WeakMap<ArrayBufferLike, Uint32Array>();
+function u32View(buf: Buffer): Uint32Array {
+  let v = u32Views.get(buf.buffer);
+  if (!v) u32Views.set(buf.buffer, (v = new Uint32Array(buf.buffer, 0, buf.buffer.byteLength >> 2)));
+  return v;
+}
+
 export class HistCounters {
   count = 0;
   /** in the unit of the samples' sum: ns for passive RTT, µs for srtt, segments for cwnd */
   sum = 0;
-  readonly hist = new Float64Array(HIST_BUCKETS);
+  /** the kernel buckets; empty when this histogram keeps none (BucketShape) */
+  readonly hist: Float64Array;
+
+  constructor(bucketed = true) {
+    this.hist = new Float64Array(bucketed ? HIST_BUCKETS : 0);
+  }
 
   reset(): void {
     this.count = 0;
@@ -37,32 +76,40 @@ export class HistCounters {
   add(o: HistCounters): void {
     this.count += o.count;
     this.sum += o.sum;
-    for (let i = 0; i < HIST_BUCKETS; i++) this.hist[i]! += o.hist[i]!;
+    for (let i = 0; i < this.hist.length; i++) this.hist[i]! += o.hist[i]!;
   }
 
   /** Adds u32 buckets read from a map value at off. */
   addBuckets(buf: Buffer, off: number, count: number, sum: number): void {
     this.count += count;
     this.sum += sum;
+    const hist = this.hist;
+    if (hist.length === 0) return;
     const at = buf.byteOffset + off;
     if (at % 4 === 0 && LITTLE_ENDIAN) {
       // read in place: the buckets are u32s in the host's order
-      const u = new Uint32Array(buf.buffer, at, HIST_BUCKETS);
-      for (let i = 0; i < HIST_BUCKETS; i++) this.hist[i]! += u[i]!;
+      const u = u32View(buf);
+      for (let i = 0, j = at >> 2; i < HIST_BUCKETS; i++, j++) hist[i]! += u[j]!;
       return;
     }
-    for (let i = 0, o = off; i < HIST_BUCKETS; i++, o += 4) this.hist[i]! += buf.readUInt32LE(o);
+    for (let i = 0, o = off; i < HIST_BUCKETS; i++, o += 4) hist[i]! += buf.readUInt32LE(o);
   }
 }
 
 export class Counters {
   readonly packets = [0, 0]; // [ingress, egress]
   readonly bytes = [0, 0];
-  readonly rtt = [new HistCounters(), new HistCounters()]; // passive, [dst side, src side], ns
-  readonly srtt = new HistCounters(); // µs
-  readonly cwnd = new HistCounters(); // segments
+  readonly rtt: readonly [HistCounters, HistCounters]; // passive, [dst side, src side], ns
+  readonly srtt: HistCounters; // µs
+  readonly cwnd: HistCounters; // segments
   /** the sockets' counters (struct sock_counters), each summed, in the struct's order */
   private readonly sockSums = new Float64Array(SOCK_COUNTERS.length);
+
+  constructor(shape: BucketShape = ALL_BUCKETS) {
+    this.rtt = [new HistCounters(shape.rtt[0]), new HistCounters(shape.rtt[1])];
+    this.srtt = new HistCounters(shape.srtt);
+    this.cwnd = new HistCounters(shape.cwnd);
+  }
 
   /** the sockets' counter by name */
   sock(name: SockCounterName): number {

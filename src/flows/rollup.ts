@@ -8,6 +8,7 @@
  * every counter stays monotonic even when the budget frees up later.
  */
 import { FlowFlag, SockFlag, type FlowKeyValue } from '../bpf/layout.js';
+import { ALL_BUCKETS, type BucketShape } from './counters.js';
 import { Series, type Labels } from './series.js';
 
 export const OVERFLOW = '__overflow__';
@@ -46,6 +47,8 @@ export class Rollup {
   constructor(
     private readonly maxSeries: number,
     private readonly labelNames: readonly string[],
+    /** which histograms of the series keep buckets */
+    private readonly shape: BucketShape = ALL_BUCKETS,
   ) {}
 
   assign(labels: Labels, nowNs: number): Series {
@@ -53,7 +56,7 @@ export class Rollup {
     const s = this.byId.get(id);
     if (s) return s;
     if (this.byId.size < this.maxSeries) {
-      const created = new Series(id, labels, nowNs);
+      const created = new Series(id, labels, nowNs, this.shape);
       this.byId.set(id, created);
       return created;
     }
@@ -62,6 +65,7 @@ export class Rollup {
       OVERFLOW,
       Object.fromEntries(this.labelNames.map((n) => [n, OVERFLOW])),
       nowNs,
+      this.shape,
     );
     return this.overflowSeries;
   }

@@ -4,7 +4,7 @@
  * kernel table keep their last values in `retired`, live entries are summed
  * anew each round. Event counters only ever grow.
  */
-import { Counters } from './counters.js';
+import { ALL_BUCKETS, Counters, type BucketShape } from './counters.js';
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -33,9 +33,9 @@ export interface SeriesView {
 }
 
 export class Series {
-  readonly retired = new Counters();
-  readonly current = new Counters();
-  private readonly totals = [new Counters(), new Counters()];
+  readonly retired: Counters;
+  readonly current: Counters;
+  private readonly totals: readonly [Counters, Counters];
   private views = 0;
   /** Windowed min of passive RTT over live flows, per side (ns; Infinity: none). */
   readonly minRttNs = [Infinity, Infinity];
@@ -65,8 +65,12 @@ export class Series {
     readonly id: string,
     readonly labels: Labels,
     nowNs: number,
+    private readonly shape: BucketShape = ALL_BUCKETS,
   ) {
     this.lastActiveNs = nowNs;
+    this.retired = new Counters(shape);
+    this.current = new Counters(shape);
+    this.totals = [new Counters(shape), new Counters(shape)];
   }
 
   beginRound(): void {
@@ -80,7 +84,7 @@ export class Series {
 
   /** retired + current: what the series exports. */
   total(): Counters {
-    const t = new Counters();
+    const t = new Counters(this.shape);
     t.add(this.retired);
     t.add(this.current);
     return t;

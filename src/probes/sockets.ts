@@ -5,7 +5,7 @@
  * object, links and ring buffer; close() detaches everything.
  */
 import { HOOK_FAMILIES, type Config } from '../config.js';
-import { decodeSockEvent, readMptcpConn, readMptcpKey, SOCK_STAT_NAMES, writeSockCfg, type MptcpConnValue, type SockEventRecord, type SockMap, type SockProgram, type SockStatName } from '../bpf/layout.js';
+import { decodeSockEvent, readMptcpConn, readMptcpKey, SOCK_SRTT_HIST, SOCK_STAT_NAMES, writeSockCfg, type MptcpConnValue, type SockEventRecord, type SockMap, type SockProgram, type SockStatName } from '../bpf/layout.js';
 import { libbpf } from '../bpf/libbpf.js';
 import { BpfObject } from '../bpf/object.js';
 import type { BpfMap } from '../bpf/map.js';
@@ -15,9 +15,13 @@ import type { Logger } from '../log.js';
 import { chooseHooks, classify, SOCKET_SIGNALS, type Candidate, type Choice, type Outcome } from './hooks.js';
 import { objectPath, type ObjectBuild } from './objects.js';
 import { qlogFlags, sizeQlogMaps } from './qlog.js';
+import { bucketShape } from '../flows/counters.js';
+
+/** The socket events' ring with histograms in the completion records (~1 KiB each): a burst of ~3000 connections between two wake-ups. */
+const RING_BYTES = 4 * 1024 * 1024;
 
 /** What of the configuration the socket probe uses. */
-export type SocketConfig = Pick<Config, 'bpfDir' | 'sockets' | 'qlog'>;
+export type SocketConfig = Pick<Config, 'bpfDir' | 'sockets' | 'qlog' | 'histograms'>;
 
 const ALL_PROGRAMS = SOCKET_SIGNALS.flatMap((s) => s.candidates.map((c) => c.program));
 
@@ -107,8 +111,13 @@ export class SocketProbe {
     const obj = BpfObject.open<SockMap, SockProgram>(path);
     try {
       const q = this.config.qlog;
-      obj.setRodata(writeSockCfg({ sampleIntervalNs: this.config.sockets.sampleIntervalMs * 1e6, qlog: qlogFlags(q), qlogMaxRecords: q.maxEventsPerConnection }));
+      const shape = bucketShape({ localRtt: false, histograms: this.config.histograms });
+      const hists = shape.srtt || shape.cwnd;
+      obj.setRodata(writeSockCfg({ sampleIntervalNs: this.config.sockets.sampleIntervalMs * 1e6, qlog: qlogFlags(q), qlogMaxRecords: q.maxEventsPerConnection, hists: hists ? 1 : 0 }));
       obj.setMaxEntries('socks', tableSize);
+      // without histograms an entry ends before them, and so does its completion record: a ring a quarter as large holds as many
+      if (!hists) obj.setValueSize('socks', SOCK_SRTT_HIST);
+      obj.setMaxEntries('sock_events', hists ? RING_BYTES : RING_BYTES / 4);
       if (final) {
         sizeQlogMaps(obj, q, 'qlog_socks', false);
         if (q.dir && this.qlogRing) obj.reuseMap('qlog_events', this.qlogRing.fd);

@@ -72,7 +72,7 @@ describe('native histograms: a real Prometheus with them on and one without agre
       assert.ok(Date.now() < deadline, 'both Prometheus servers hold the agent\'s final RTT count');
       await sleep(500);
     }
-    // the native server keeps kernel histograms as native only; classic-only ones (prom-client's) stay classic
+    // the native server keeps kernel histograms as native only; classic-only ones (the scrape duration) stay classic
     assert.deepEqual(await native.query(`tcpulse_rtt_seconds_bucket${sel}`), []);
     assert.ok((await native.query('tcpulse_scrape_duration_seconds_count')).length > 0);
     for (const family of ['tcpulse_rtt_seconds', 'tcpulse_srtt_seconds']) {

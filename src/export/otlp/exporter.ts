@@ -66,7 +66,7 @@ export class OtlpExporter {
     const fromConfig = config.otlp.endpoint !== '';
     const url = (signal: string) => (fromConfig ? (grpc ? target.endpoint : `${target.endpoint}/v1/${signal}`) : undefined);
     const metricExporter = grpc ? new GrpcMetricExporter({ url: url('metrics') }) : new ProtoMetricExporter({ url: url('metrics') });
-    this.producer = new SnapshotProducer(Date.now(), toWallMs, { localRtt: config.rtt.localSide });
+    this.producer = new SnapshotProducer(Date.now(), toWallMs, { localRtt: config.rtt.localSide, histograms: config.histograms });
     this.meterProvider = new MeterProvider({
       resource,
       readers: [

@@ -6,7 +6,8 @@
  * scale 2 with every kernel bucket as it is (the kernel's buckets are that
  * scale's, see src/flows/histogram.ts): OTLP's bucket j is (2^(j/4),
  * 2^((j+1)/4)], the native index minus one. The kernel's zero bucket is the
- * zero count.
+ * zero count. A family without buckets (spacing none) is an explicit
+ * histogram with one bucket: count and sum.
  */
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import {
@@ -14,9 +15,11 @@ import {
   DataPointType,
   type CollectionResult,
   type ExponentialHistogram,
+  type Histogram,
   type MetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
+import type { Config } from '../../config/options.js';
 import { nativeIndex, SCHEMA, type Scale } from '../../flows/histogram.js';
 import type { HistCounters } from '../../flows/counters.js';
 import { AGENT_FAMILIES, seriesFamilies, seriesHas, type AgentFamily, type Family, type SeriesFamily } from '../families.js';
@@ -30,14 +33,16 @@ type Point = { startTime: HrTime; endTime: HrTime; attributes: Attributes };
 export class SnapshotProducer implements MetricProducer {
   private snap: Snapshot | null = null;
   private readonly series: readonly SeriesFamily[];
+  private readonly bucketless = new Set<SeriesFamily>();
   private readonly agent: readonly AgentFamily[] = AGENT_FAMILIES.filter((f: AgentFamily) => f.otel);
 
   constructor(
     private readonly startMs: number,
     private readonly toWallMs: WallClock,
-    opts: { localRtt: boolean },
+    opts: { localRtt: boolean; histograms: Config['histograms'] },
   ) {
     this.series = seriesFamilies(opts).filter((f) => f.otel);
+    for (const f of this.series) if (f.hist && opts.histograms[f.hist.spacing] === 'none') this.bucketless.add(f);
   }
 
   update(snap: Snapshot): void {
@@ -57,15 +62,20 @@ export class SnapshotProducer implements MetricProducer {
     for (const f of this.series) {
       const points: (Point & { value: number })[] = [];
       const hists: (Point & { value: ExponentialHistogram })[] = [];
+      const sums: (Point & { value: Histogram })[] = [];
       for (const s of snap.series) {
         if (!seriesHas(f, s)) continue;
         if (f.hist) {
-          hists.push({ ...base, attributes: s.labels, value: exponential(f.hist.pick(s), f.hist.scale, f.hist.sumScale) });
+          const h = f.hist.pick(s);
+          if (this.bucketless.has(f)) sums.push({ ...base, attributes: s.labels, value: { buckets: { boundaries: [], counts: [h.count] }, sum: h.sum * f.hist.sumScale, count: h.count } });
+          else hists.push({ ...base, attributes: s.labels, value: exponential(h, f.hist.scale, f.hist.sumScale) });
         } else {
           f.values!(s).forEach((value, i) => points.push({ ...base, attributes: { ...s.labels, ...f.labels?.[i] }, value }));
         }
       }
-      out.push(f.hist ? { ...head(f), dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM, dataPoints: hists } : scalar(f, points));
+      if (!f.hist) out.push(scalar(f, points));
+      else if (this.bucketless.has(f)) out.push({ ...head(f), dataPointType: DataPointType.HISTOGRAM, dataPoints: sums });
+      else out.push({ ...head(f), dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM, dataPoints: hists });
     }
     for (const f of this.agent) {
       out.push(scalar(f, f.values(snap).map(([attributes, value]) => ({ ...base, attributes, value }))));
