@@ -14,6 +14,7 @@ import { PacketProbe } from './probes/packets.js';
 import { chooseObjects, requireKernelBtf, type ObjectBuild } from './probes/objects.js';
 import { SocketProbe } from './probes/sockets.js';
 import { isGlob } from './net/interfaces.js';
+import { LinkWatch } from './net/linkwatch.js';
 import { InterfaceWatcher, resolveInterfaces } from './probes/watcher.js';
 import { PrometheusExporter } from './export/prometheus.js';
 import type { Enricher } from './k8s/enricher.js';
@@ -31,11 +32,14 @@ import type { Logger } from './log.js';
 import { Round } from './round.js';
 
 /** How often interfaces are looked for (globs pick up new pod veths, gone ones are let go). */
+/** Interfaces are looked at again when rtnetlink says links changed, and every so often anyway (a message lost to an overrun); every second without rtnetlink. */
 const INTERFACE_SCAN_MS = 1000;
+const INTERFACE_RESCAN_MS = 30_000;
 
 export class Agent {
   private timer: NodeJS.Timeout | null = null;
   private scanTimer: NodeJS.Timeout | null = null;
+  private links: LinkWatch | null = null;
   private server: Server | null = null;
   private rounds = 0;
   private roundErrors = 0;
@@ -155,7 +159,8 @@ export class Agent {
       throw err;
     }
     agent.timer = setInterval(() => void agent.tick(), config.intervalMs);
-    agent.scanTimer = setInterval(() => agent.scanInterfaces(), INTERFACE_SCAN_MS);
+    agent.links = LinkWatch.open(() => agent.scanInterfaces());
+    agent.scanTimer = setInterval(() => agent.scanInterfaces(), agent.links ? INTERFACE_RESCAN_MS : INTERFACE_SCAN_MS);
     return agent;
   }
 
@@ -228,6 +233,8 @@ export class Agent {
     if (this.timer) clearInterval(this.timer);
     if (this.scanTimer) clearInterval(this.scanTimer);
     this.timer = this.scanTimer = null;
+    this.links?.close();
+    this.links = null;
     const server = this.server;
     this.server = null;
     if (server) {

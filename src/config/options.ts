@@ -66,7 +66,7 @@ export const OPTIONS = {
   listen: opt(P.listen(), { host: '0.0.0.0', port: 9983 }, 'address for /metrics, /healthz, /readyz', { flag: 'listen', short: 'l', arg: 'HOST:PORT' }),
   logLevel: opt(P.choice(LogLevels), 'info', 'debug, info, warn or error', { flag: 'log-level', arg: 'LEVEL' }),
   intervalMs: opt(P.duration(100), 5000, 'how often the kernel tables are read into series', { file: 'interval', flag: 'interval', arg: 'DURATION' }),
-  flowTableSize: opt(P.integer(64, 4_194_304), 32768, 'kernel flow table entries (~1.1 KB each, preallocated); when full, new flows are not tracked (counted)', { flag: 'flow-table-size', arg: 'N' }),
+  flowTableSize: opt(P.integer(64, 4_194_304), 32768, 'kernel flow table entries (preallocated: 1,040 B each); when full, new flows are not tracked (counted)', { flag: 'flow-table-size', arg: 'N' }),
   maxSeries: opt(P.integer(1, 1_000_000), 2000, 'series before new ones fold into the overflow series', { flag: 'max-series', arg: 'N' }),
   ingressHook: opt(P.choice(['tc', 'xdp']), 'tc', 'ingress hook: tc (keeps GRO/TSO intact) or xdp', { flag: 'ingress-hook', arg: 'HOOK' }),
   xdpMode: opt(P.choice(['auto', 'native', 'generic']), 'auto', 'XDP attach mode: auto, native or generic', { flag: 'xdp-mode', arg: 'MODE' }),

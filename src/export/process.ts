@@ -3,8 +3,8 @@
  * every Prometheus client library exports (CPU, memory, descriptors, start
  * time) and the Node.js ones worth watching (event loop delay, heap). The
  * same names and meanings as prom-client's default metrics, without
- * prom-client: its registry, its default collectors and their timers were
- * ~10 MB of an idle agent's memory for twenty numbers.
+ * prom-client: a registry, its collectors and their timers for twenty
+ * numbers, and a second path for families the encoders already write.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
