@@ -61,6 +61,6 @@ COPY --from=build /src/bpf/compat/*.bpf.o ./bpf/compat/
 EXPOSE 9983
 # Runs as root: loading BPF needs uid 0 with CAP_BPF, CAP_PERFMON and
 # CAP_NET_ADMIN (the Helm chart grants exactly those and drops the rest).
-# bin/tcpulse.js: the agent with its Node.js flags
+# bin/tcpulse.js: the agent with its Node.js flags and malloc arena limit
 ENTRYPOINT ["bin/tcpulse.js"]
 CMD ["--config", "/etc/tcpulse/config.yaml"]
