@@ -30,7 +30,7 @@ export interface BucketPlan {
 }
 
 /** Which native indices a spacing keeps (all within the range but for fine): every 2^(k/4), 2^(k/2), 2^k, 4^k. */
-const every: Record<BucketSpacing, number> = { fine: 1, medium: 2, coarse: 4, sparse: 8, none: Infinity };
+const every: Record<Exclude<BucketSpacing, 'none'>, number> = { fine: 1, medium: 2, coarse: 4, sparse: 8 };
 
 /**
  * The kernel bucket bounds a spacing exports: every one (fine), two per
@@ -39,6 +39,7 @@ const every: Record<BucketSpacing, number> = { fine: 1, medium: 2, coarse: 4, sp
  */
 export function bucketPlan(spacing: BucketSpacing, shape: HistShape): BucketPlan {
   const indices: number[] = [];
+  if (spacing === 'none') return { indices, bounds: [] };
   const [lo, hi] = shape.range;
   for (let k = 0; k < HIST_BUCKETS - 1; k++) {
     const i = nativeIndex(shape.scale, k);

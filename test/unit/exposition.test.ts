@@ -12,6 +12,7 @@ import { negotiate } from '../../src/export/accept.js';
 import { PrometheusExporter } from '../../src/export/prometheus.js';
 import type { Snapshot } from '../../src/export/snapshot.js';
 import { nativeIndex, zeroThreshold } from '../../src/flows/histogram.js';
+import { bucketShape } from '../../src/flows/counters.js';
 import { Series } from '../../src/flows/series.js';
 import { parseProm } from '../helpers/prom.js';
 import { dbl, msgs, num, packed, readDelimited, readFields, str, unzigzag } from '../helpers/protoread.js';
@@ -98,5 +99,36 @@ describe('the protobuf exposition', () => {
     const text = parseProm((await prom.render('text')).toString()).filter((s) => s.name === 'tcpulse_rtt_seconds_bucket' && s.labels.le !== '+Inf');
     assert.deepEqual(classic, text.map((s) => [Number(s.labels.le), s.value]));
     assert.ok(classic.length > 10);
+  });
+});
+
+describe('histograms without buckets (spacing none)', () => {
+  const shape = bucketShape({ localRtt: false, histograms: { rtt: 'none', srtt: 'none', cwnd: 'none' } });
+  const s = new Series('x', { local_address: '10.0.0.1', peer_address: '10.0.0.2', server_port: '80' }, 0, shape);
+  s.hasFlows = true;
+  const value = Buffer.alloc(4 * 100);
+  value.writeUInt32LE(5, 4 * 40); // kernel buckets a series without buckets never reads
+  s.current.rtt[0].addBuckets(value, 0, 5, 2_000_000);
+  const prom = new PrometheusExporter({ localRtt: false, histograms: { rtt: 'none', srtt: 'none', cwnd: 'none' } });
+  prom.update({ ...snapshot(), series: [s.view()] });
+
+  it('keep count and sum only, and no bucket in the series', () => {
+    assert.equal(s.current.rtt[0].hist.length, 0);
+    assert.equal(s.current.rtt[0].count, 5);
+  });
+
+  it('are count and sum in the text and a classic histogram without buckets in protobuf', async () => {
+    const text = parseProm((await prom.render('text')).toString()).filter((x) => x.name.startsWith('tcpulse_rtt_seconds'));
+    assert.deepEqual(text.map((x) => [x.name, x.labels.le, x.value]), [
+      ['tcpulse_rtt_seconds_bucket', '+Inf', 5],
+      ['tcpulse_rtt_seconds_sum', undefined, 0.002],
+      ['tcpulse_rtt_seconds_count', undefined, 5],
+    ]);
+    const rtt = readDelimited(await prom.render('protobuf')).map(readFields).find((f) => str(f, 1) === 'tcpulse_rtt_seconds')!;
+    const [h] = msgs(msgs(rtt, 4)[0]!, 7);
+    assert.equal(num(h!, 1), 5);
+    assert.equal(dbl(h!, 2), 0.002);
+    assert.equal(h!.get(5), undefined, 'no schema: not a native histogram');
+    assert.deepEqual(msgs(h!, 3), []);
   });
 });

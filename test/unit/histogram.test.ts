@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { generate, HEADER_PATH } from '../../bpf/gen/hist2h.js';
 import { HIST_BUCKETS } from '../../src/bpf/layout.js';
+import { bucketPlan } from '../../src/export/buckets.js';
 import { bucketOf, kernelBounds, nativeIndex, upperBound, zeroThreshold } from '../../src/flows/histogram.js';
 
 const LAST = HIST_BUCKETS - 1;
@@ -52,4 +53,13 @@ test('bounds: 2^(i/4) in the exported unit, the zero bucket below the first, +In
 
 test('bpf/gen/hist_bounds.h is current', () => {
   assert.equal(readFileSync(HEADER_PATH, 'utf8'), generate(), 'run npm run gen');
+});
+
+test('classic bucket plans: 99, 37, 19 and 10 RTT bounds, and none at all for none', () => {
+  const rtt = { scale: 'seconds', range: [-64, 8] } as const;
+  const counts = (['fine', 'medium', 'coarse', 'sparse', 'none'] as const).map((sp) => bucketPlan(sp, rtt).bounds.length);
+  assert.deepEqual(counts, [99, 37, 19, 10, 0]);
+  assert.deepEqual(bucketPlan('sparse', rtt).bounds, [-16, -14, -12, -10, -8, -6, -4, -2, 0, 2].map((e) => 2 ** e));
+  assert.deepEqual(bucketPlan('sparse', { scale: 'count', range: [4, 64] }).bounds, [4, 16, 64, 256, 1024, 4096, 16384, 65536]);
+  assert.deepEqual(bucketPlan('none', { scale: 'count', range: [4, 64] }), { indices: [], bounds: [] });
 });
