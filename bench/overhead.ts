@@ -8,7 +8,11 @@
  * Each round measures, --seconds each: nothing attached; the agent with TC
  * ingress + TC egress and its socket hooks (the default); the same with
  * --no-sockets; the agent with XDP ingress + TC egress + socket hooks; an empty
- * XDP program (the cost of XDP on a veth itself: NAPI mode, the peer loses TSO).
+ * XDP program (the cost of XDP on a veth itself: NAPI mode, the peer loses TSO);
+ * the floor: empty programs on the agent's default hooks (tcx ingress and
+ * egress, tp_btf/tcp_probe; bench/floor.bpf.c), what any program there costs
+ * per run. Each program's ns per run is shown above its floor, and ns per MB
+ * carried (iperf3's bytes) beside it.
  * The socket hooks (ts_*) are global, so they run for both iperf3 ends.
  * BPF run time comes from run-time stats held on by a BPF_ENABLE_STATS fd for
  * the run (gone with the process; kernel.bpf_stats_enabled is not touched),
@@ -24,6 +28,8 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { attachTcx } from '../src/bpf/links/tcx.js';
+import { BpfObject } from '../src/bpf/object.js';
 import { enableRunTimeStats } from '../src/bpf/progstats.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,7 +50,7 @@ const veth = `tpb${tag}a`;
 const peer = `tpb${tag}b`;
 
 /** What cleanup() must undo; set as soon as each thing exists. */
-const st: { agent?: ChildProcess; client?: ChildProcess; server?: ChildProcess; ns?: boolean; veth?: boolean; xdp?: boolean; stats?: { close(): void }; tmp?: string } = {};
+const st: { agent?: ChildProcess; client?: ChildProcess; server?: ChildProcess; ns?: boolean; veth?: boolean; xdp?: boolean; floor?: () => void; stats?: { close(): void }; tmp?: string } = {};
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 function sh(cmd: string, ...args: string[]): string {
@@ -116,7 +122,7 @@ async function agentPackets(port: number): Promise<Record<Dir, number>> {
   return sum;
 }
 
-async function iperf(addr: string): Promise<number> {
+async function iperf(addr: string): Promise<{ gbps: number; mb: number }> {
   const args = ['-c', addr, '-t', String(seconds), '-J', ...(opt.reverse ? ['-R'] : [])];
   const c = (st.client = spawn('iperf3', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
@@ -124,15 +130,16 @@ async function iperf(addr: string): Promise<number> {
   c.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   if (!(await exited(c, (seconds + 30) * 1000))) throw new Error('iperf3 client did not finish');
   st.client = undefined;
-  let j: { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
+  let j: { error?: string; end?: { sum_received?: { bits_per_second?: number; bytes?: number } } };
   try {
     j = JSON.parse(out) as typeof j;
   } catch {
     throw new Error(`iperf3 client: ${out.trim().slice(0, 500)}`);
   }
   const bps = j.end?.sum_received?.bits_per_second;
-  if (j.error || typeof bps !== 'number') throw new Error(`iperf3 client: ${j.error ?? 'no end.sum_received'}`);
-  return bps / 1e9;
+  const bytes = j.end?.sum_received?.bytes;
+  if (j.error || typeof bps !== 'number' || typeof bytes !== 'number') throw new Error(`iperf3 client: ${j.error ?? 'no end.sum_received'}`);
+  return { gbps: bps / 1e9, mb: bytes / 1e6 };
 }
 
 function freePort(): Promise<number> {
@@ -164,14 +171,17 @@ async function startAgent(extra: readonly string[]): Promise<{ pid: number; port
 // ---- phases ---------------------------------------------------------------
 
 /** secs: wall time between the two program snapshots (the runs/s divisor). */
-interface Sample { gbps: number; secs: number; progs: ProgStat[]; pkts?: Record<Dir, number>; cpuS?: number; rssKiB?: number }
+interface Sample { gbps: number; mb: number; secs: number; progs: ProgStat[]; pkts?: Record<Dir, number>; cpuS?: number; rssKiB?: number }
 const configs = [
   { key: 'none', label: 'nothing attached' },
   { key: 'tc', label: 'agent tc-in + tc-eg + sockets', args: [], sockets: true },
   { key: 'tcns', label: 'agent tc-in + tc-eg, --no-sockets', args: ['--no-sockets'], sockets: false },
   { key: 'xdp', label: 'agent xdp-in + tc-eg + sockets', args: ['--ingress-hook', 'xdp'], sockets: true },
   { key: 'empty', label: 'empty XDP (xdp_pass)' },
+  { key: 'floor', label: 'empty tc-in + tc-eg + tcp_probe' },
 ] as const;
+/** The empty program on each of the agent's hooks (the floor of its runs there). */
+const FLOOR_OF: Record<string, string> = { tcpulse_tc_in: 'floor_tc_in', tcpulse_tc_eg: 'floor_tc_eg', tcpulse_xdp_in: 'xdp_pass', ts_probe_btf: 'floor_probe' };
 type Config = (typeof configs)[number];
 
 /** Another tcpulse (a test run) competes for the CPUs, and its socket hooks run for our sockets too. */
@@ -200,16 +210,40 @@ function othersTicks(): number {
 async function measure(cfg: Config, addr: string, held: Set<number>, sel: (p: { id: number; name?: string }) => boolean) {
   const [before, o0] = [others(held), othersTicks()];
   const [t0, p0] = [performance.now(), progs(sel)];
-  const gbps = await iperf(addr);
+  const { gbps, mb } = await iperf(addr);
   const [p1, secs] = [progs(sel), (performance.now() - t0) / 1000];
   const busy = (othersTicks() - o0) / clkTck;
   const seen = [others(held) || before, busy > 0.1 * secs ? `other processes used ${busy.toFixed(2)} CPU-s` : ''].filter(Boolean).join('; ');
   if (seen) process.stderr.write(`warning: ${cfg.label}: ${seen}; figures may be disturbed\n`);
-  return { gbps, secs, progs: progDelta(p0, p1) };
+  return { gbps, mb, secs, progs: progDelta(p0, p1) };
 }
 
-async function phase(cfg: Config, addr: string, xdpObj: string): Promise<Sample> {
+/** The floor: empty programs on tcx ingress and egress of the veth and on tp_btf/tcp_probe, loaded here. */
+async function floorPhase(cfg: Config, addr: string, floorObj: string): Promise<Sample> {
+  const obj = BpfObject.open<never, 'floor_tc_in' | 'floor_tc_eg' | 'floor_probe'>(floorObj);
+  const links: { close(): void }[] = [];
+  st.floor = () => {
+    for (const l of links.splice(0)) l.close();
+    obj.close();
+  };
+  try {
+    obj.load();
+    const ifindex = Number(readFileSync(`/sys/class/net/${veth}/ifindex`, 'utf8'));
+    links.push(attachTcx(obj.programFd('floor_tc_in'), ifindex, veth, 'ingress'));
+    links.push(attachTcx(obj.programFd('floor_tc_eg'), ifindex, veth, 'egress'));
+    links.push(obj.attach('floor_probe'));
+    const ids = new Set(progs((p) => /^floor_(tc_in|tc_eg|probe)$/.test(p.name ?? '')).keys());
+    if (ids.size !== 3) throw new Error(`floor: ${ids.size} of 3 empty programs loaded (another run of this benchmark?)`);
+    return await measure(cfg, addr, new Set(), (p) => ids.has(p.id));
+  } finally {
+    st.floor();
+    st.floor = undefined;
+  }
+}
+
+async function phase(cfg: Config, addr: string, xdpObj: string, floorObj: string): Promise<Sample> {
   if (cfg.key === 'none') return measure(cfg, addr, new Set(), () => false);
+  if (cfg.key === 'floor') return floorPhase(cfg, addr, floorObj);
   if (cfg.key === 'empty') {
     st.xdp = true;
     sh('ip', 'link', 'set', 'dev', veth, 'xdpdrv', 'obj', xdpObj, 'sec', 'xdp');
@@ -246,11 +280,13 @@ async function phase(cfg: Config, addr: string, xdpObj: string): Promise<Sample>
 
 // ---- setup, cleanup, report -----------------------------------------------
 
-async function setup(): Promise<{ addr: string; xdpObj: string }> {
+async function setup(): Promise<{ addr: string; xdpObj: string; floorObj: string }> {
   if (process.getuid?.() !== 0) throw new Error('run as root (network namespaces, BPF)');
   st.tmp = mkdtempSync(join(tmpdir(), 'tpbench-'));
   const xdpObj = join(st.tmp, 'xdp_pass.bpf.o');
   sh('clang', '-O2', '-g', '-target', 'bpf', '-c', join(root, 'bench/xdp_pass.bpf.c'), '-o', xdpObj);
+  const floorObj = join(st.tmp, 'floor.bpf.o');
+  sh('clang', '-O2', '-g', '-target', 'bpf', '-c', join(root, 'bench/floor.bpf.c'), '-o', floorObj);
   const used = sh('ip', '-4', '-o', 'addr') + sh('ip', '-4', 'route');
   let net = '';
   do net = `10.${randomInt(16, 255)}.${randomInt(0, 256)}`;
@@ -270,7 +306,7 @@ async function setup(): Promise<{ addr: string; xdpObj: string }> {
     if (i > 50 || st.server.exitCode !== null) throw new Error('iperf3 server did not start');
     await sleep(100);
   }
-  return { addr: `${net}.2`, xdpObj };
+  return { addr: `${net}.2`, xdpObj, floorObj };
 }
 
 let cleaning: Promise<void> | undefined;
@@ -287,6 +323,7 @@ function cleanup(): Promise<void> {
     await step('iperf3 client', () => stop(st.client, 2000));
     await step('iperf3 server', () => stop(st.server, 5000));
     if (st.xdp) await step('xdp off', () => sh('ip', 'link', 'set', 'dev', veth, 'xdp', 'off'));
+    if (st.floor) await step('floor programs', () => st.floor?.());
     if (st.veth) await step('veth', () => sh('ip', 'link', 'del', veth));
     if (st.ns) await step('netns', () => sh('ip', 'netns', 'del', ns));
     await step('bpf stats', () => st.stats?.close());
@@ -307,7 +344,21 @@ const sd = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => 
 function report(results: Map<Config['key'], Sample[]>): void {
   const gbps = (k: Config['key']) => mean(results.get(k)!.map((s) => s.gbps));
   const base = gbps('none');
-  const rows: string[][] = [['config', 'Gbit/s', '±sd', 'vs none', 'program', 'runs', 'runs/s', 'ns/run', 'agent pkts', 'pkts/run', 'ns/pkt', 'CPU s/Mpkt', 'RSS MiB']];
+  /** run time and runs per program name over a config's rounds, and the MB carried meanwhile */
+  const programs = (k: Config['key']) => {
+    const byName = new Map<string, { ns: number; cnt: number }>();
+    for (const p of results.get(k)!.flatMap((s) => s.progs)) {
+      const t = byName.get(p.name) ?? { ns: 0, cnt: 0 };
+      byName.set(p.name, { ns: t.ns + p.ns, cnt: t.cnt + p.cnt });
+    }
+    return { byName, mb: results.get(k)!.reduce((a, s) => a + s.mb, 0) };
+  };
+  const floors = new Map([...programs('floor').byName, ...programs('empty').byName]);
+  const floorOf = (name: string) => {
+    const f = floors.get(FLOOR_OF[name] ?? '');
+    return f ? f.ns / f.cnt : NaN;
+  };
+  const rows: string[][] = [['config', 'Gbit/s', '±sd', 'vs none', 'program', 'runs', 'runs/s', 'ns/run', 'floor', 'above', 'ns/MB', 'agent pkts', 'pkts/run', 'ns/pkt', 'CPU s/Mpkt', 'RSS MiB']];
   const perPkt = new Map<Config['key'], { cpu: number; bpf: number }>(); // for the sockets on/off line
   for (const cfg of configs) {
     const ss = results.get(cfg.key)!;
@@ -321,21 +372,18 @@ function report(results: Map<Config['key'], Sample[]>): void {
     }
     const all = pk.ingress + pk.egress;
     const [cpu, secs] = [ss.reduce((a, s) => a + (s.cpuS ?? 0), 0), ss.reduce((a, s) => a + s.secs, 0)];
-    const byName = new Map<string, { ns: number; cnt: number }>();
-    for (const p of ss.flatMap((s) => s.progs)) {
-      const t = byName.get(p.name) ?? { ns: 0, cnt: 0 };
-      byName.set(p.name, { ns: t.ns + p.ns, cnt: t.cnt + p.cnt });
-    }
+    const { byName, mb } = programs(cfg.key);
     if (agent) perPkt.set(cfg.key, { cpu: cpu / (all / 1e6), bpf: [...byName.values()].reduce((a, t) => a + t.ns, 0) / all });
     const head = [cfg.label, mean(g).toFixed(2), sd(g).toFixed(2), (mean(g) / base).toFixed(3)];
     const tailCols = agent ? [fix(cpu / (all / 1e6), 4), fix(mean(ss.map((s) => s.rssKiB!)) / 1024, 1)] : ['-', '-'];
-    if (byName.size === 0) rows.push([...head, ...Array<string>(7).fill('-'), ...tailCols]);
+    if (byName.size === 0) rows.push([...head, ...Array<string>(10).fill('-'), ...tailCols]);
     [...byName].sort().forEach(([name, t], i) => {
       // Packet programs: the agent's packets of their direction; socket hooks: all its packets.
       const n = !agent ? NaN : name.startsWith('ts_') ? all : pk[/_in$/.test(name) ? 'ingress' : 'egress'];
+      const floor = floorOf(name);
       rows.push([
         ...(i === 0 ? head : ['', '', '', '']),
-        name, String(t.cnt), fix(t.cnt / secs, 0), fix(t.ns / t.cnt, 1),
+        name, String(t.cnt), fix(t.cnt / secs, 0), fix(t.ns / t.cnt, 1), fix(floor, 1), fix(t.ns / t.cnt - floor, 1), fix(t.ns / mb, 0),
         agent ? String(n) : '-', fix(n / t.cnt, n / t.cnt < 1000 ? 2 : 0), fix(t.ns / n, 1),
         ...(i === 0 ? tailCols : ['', '']),
       ]);
@@ -349,10 +397,22 @@ function report(results: Map<Config['key'], Sample[]>): void {
     `\nsocket hooks on vs off (agent tc-in + tc-eg): throughput ${fix(gbps('tc') / gbps('tcns'), 3)}x, agent CPU ` +
       `${fix(on.cpu, 4)} vs ${fix(off.cpu, 4)} s/Mpkt, agent BPF (all programs) ${fix(on.bpf, 1)} vs ${fix(off.bpf, 1)} ns/pkt\n`,
   );
+  const perMb = (k: Config['key'], which: (name: string) => boolean) => {
+    const { byName, mb } = programs(k);
+    return [...byName].filter(([name]) => which(name)).reduce((a, [, t]) => a + t.ns, 0) / mb;
+  };
+  const packetPath = (name: string) => name.startsWith('tcpulse_') || name.startsWith('floor_tc');
+  console.log(
+    `ns of BPF run time per MB carried: agent tc-in + tc-eg + sockets: packet path ${fix(perMb('tc', packetPath), 0)}, all programs ` +
+      `${fix(perMb('tc', () => true), 0)}; --no-sockets: ${fix(perMb('tcns', () => true), 0)}; floor: empty tc pair ` +
+      `${fix(perMb('floor', packetPath), 0)}, empty tcp_probe ${fix(perMb('floor', (n) => n === 'floor_probe'), 0)}\n`,
+  );
   console.log(
     `runs, agent pkts: totals over ${rounds} round(s); runs/s: runs / time between the program snapshots around iperf3.\n` +
       `ns/run: bpf_stats run_time_ns/run_cnt (tcpulse_*: one run may be a GSO/GRO super-packet; ts_* socket hooks: one run\n` +
       `is one event, e.g. ts_probe_btf per segment received by an established socket, both iperf3 ends, any socket on the host).\n` +
+      `floor: ns/run of the empty program on the same hook (the floor config; xdp_pass for XDP); above: the difference.\n` +
+      `ns/MB: run time per MB that iperf3 carried in that config.\n` +
       `agent pkts: tcpulse_packets_total delta (per segment) of the program's direction, both directions for ts_*; ns/pkt =\n` +
       `time/pkts. CPU s/Mpkt: agent utime+stime / all agent packets; RSS: VmRSS at the end of the phase, mean over rounds.`,
   );
@@ -364,11 +424,11 @@ async function main(): Promise<void> {
     `tcpulse overhead | kernel ${sh('uname', '-r').trim()} | ${cpuModel} x${cpus().length} | ${seconds}s x ${rounds} round(s) | ` +
       `iperf3 ${opt.reverse ? 'netns -> root (-R)' : 'root -> netns'} over veth ${veth} | ns ${ns} | node ${process.version}`,
   );
-  const { addr, xdpObj } = await setup();
+  const { addr, xdpObj, floorObj } = await setup();
   const results = new Map<Config['key'], Sample[]>(configs.map((c) => [c.key, []]));
   for (let r = 1; r <= rounds; r++) {
     for (const cfg of configs) {
-      const s = await phase(cfg, addr, xdpObj);
+      const s = await phase(cfg, addr, xdpObj, floorObj);
       results.get(cfg.key)!.push(s);
       process.stderr.write(`round ${r}/${rounds} ${cfg.label}: ${s.gbps.toFixed(2)} Gbit/s\n`);
     }
