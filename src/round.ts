@@ -32,7 +32,7 @@ export interface RoundConfig {
   intervalMs: number;
   minRttWindowMs: number;
   deletedPodGraceMs: number;
-  /** which histograms keep buckets (families.ts, bucketShape) */
+  /** which histograms keep buckets (flows/counters.ts, bucketShape) */
   buckets: BucketShape;
 }
 
