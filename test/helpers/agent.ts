@@ -46,14 +46,14 @@ export class AgentProc {
    * Scrapes until done(samples) holds and returns those samples: the agent
    * reads the kernel once per interval, later on a busy machine, so a test
    * waits for what it expects rather than for a fixed time. Throws with
-   * what after ms.
+   * what after ms, and what show() says of the last scrape.
    */
-  async scrapeUntil(what: string, done: (m: Sample[]) => boolean, ms = 10_000 * TIME_SCALE): Promise<Sample[]> {
+  async scrapeUntil(what: string, done: (m: Sample[]) => boolean, ms = 10_000 * TIME_SCALE, show?: (m: Sample[]) => string): Promise<Sample[]> {
     const deadline = Date.now() + ms;
     for (;;) {
       const m = await this.scrape();
       if (done(m)) return m;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${show ? ` (last: ${show(m)})` : ''}`);
       await sleep(100);
     }
   }

@@ -172,7 +172,13 @@ describe(`kernel ${release()}`, () => {
         const labels = { ...client(), server_port: String(p) };
         // every byte was acknowledged, so tcp_probe ran: a round that read the socket
         // before its ACKs came (just after the handshake) shows its retransmission only
-        const m = await agent.scrapeUntil(`${retrans} retransmissions and srtt samples`, (s) => pick(s, 'tcpulse_retransmits_total', labels)[0]?.value === retrans && (pick(s, 'tcpulse_srtt_seconds_count', labels)[0]?.value ?? 0) > 0);
+        const seen = (s: Sample[]) => ({ retransmits: pick(s, 'tcpulse_retransmits_total', labels)[0]?.value, srtt: pick(s, 'tcpulse_srtt_seconds_count', labels)[0]?.value, events: events(s) });
+        const m = await agent.scrapeUntil(
+          `${retrans} retransmissions and srtt samples`,
+          (s) => seen(s).retransmits === retrans && (seen(s).srtt ?? 0) > 0,
+          undefined,
+          (s) => JSON.stringify(seen(s)),
+        );
         assert.equal(one(m, 'tcpulse_retransmits_total', labels), retrans);
         // the hook fired (a kprobe's run is skipped while another BPF program
         // runs on its CPU: the count stays right, read from the socket's
