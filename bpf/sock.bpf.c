@@ -294,13 +294,13 @@ static __always_inline void on_state(struct sock *sk, int newstate)
 	}
 }
 
-/* tcp_probe and tcp_retransmit_skb fire for TCP sockets alone (tcp_rcv_established,
- * tcp_retransmit_skb): no family and protocol reads on their hot paths. */
 static __always_inline void on_probe(struct sock *sk)
 {
 	struct sock_stats *st;
 	__u64 now;
 
+	if (!is_tcp(sk))
+		return;
 	sstat_inc(SSTAT_PROBE_EVENTS);
 	now = bpf_ktime_get_ns();
 	st = sock_get(sk, now, 0, 0);
@@ -320,6 +320,8 @@ static __always_inline void on_retransmit(struct sock *sk)
 	struct sock_stats *st;
 	__u64 now;
 
+	if (!is_tcp(sk))
+		return;
 	sstat_inc(SSTAT_RETRANSMIT_EVENTS);
 	now = bpf_ktime_get_ns();
 	st = sock_get(sk, now, 0, 0);
